@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { parseDocument } from 'yaml';
+import { InputError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** The repository root: dist/rig/catalog/ or rig/catalog/ -> root. */
+export const ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!require('node:fs').existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('hw-test: cannot find the package root');
+    dir = up;
+  }
+  return dir;
+})();
+
+export const SCHEMA_DIR = path.join(ROOT, 'boards', 'schema');
+
+let ajv: import('ajv').default | undefined;
+const validators = new Map<string, ValidateFunction>();
+
+function validator(schemaFile: string): ValidateFunction {
+  let v = validators.get(schemaFile);
+  if (!v) {
+    // Loaded lazily: `hw-test --help` must not pay for a schema compiler.
+    const Ajv = require('ajv') as typeof import('ajv').default;
+    ajv ??= new Ajv({ allErrors: false, useDefaults: true, strict: false, formats: { regex: isRegex } });
+    v = ajv.compile(JSON.parse(readFileSync(path.join(SCHEMA_DIR, schemaFile), 'utf8')) as object);
+    validators.set(schemaFile, v);
+  }
+  return v;
+}
+
+function isRegex(s: string): boolean {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `/timeouts/boot` -> `timeouts.boot`; `/failurePatterns/0/pattern` -> `failurePatterns[0].pattern`. */
+function fieldPath(instancePath: string, missing?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (missing) parts.push(missing);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(top level)';
+}
+
+function describe(e: ErrorObject): { field: string; expected: string } {
+  switch (e.keyword) {
+    case 'required':
+      return { field: fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty), expected: 'is required' };
+    case 'additionalProperties':
+      return {
+        field: fieldPath(e.instancePath, (e.params as { additionalProperty: string }).additionalProperty),
+        expected: 'is not a known field (check its spelling)',
+      };
+    case 'enum':
+      return {
+        field: fieldPath(e.instancePath),
+        expected: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'format':
+      return { field: fieldPath(e.instancePath), expected: `must be a valid ${(e.params as { format: string }).format}` };
+    default:
+      return { field: fieldPath(e.instancePath), expected: e.message ?? 'is invalid' };
+  }
+}
+
+/** Parses a YAML file and validates it; bad input gets one line naming the file and the field. */
+export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`${file}: cannot read ${what} file (${code ?? String(err)})`, { file });
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0].line;
+    throw new InputError(`${file}${line ? `:${line}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`, { file });
+  }
+  const data: unknown = doc.toJS();
+  const validate = validator(schemaFile);
+  if (!validate(data)) {
+    const { field, expected } = describe(validate.errors![0]!);
+    throw new InputError(`${file}: ${field} ${expected}`, { file, field });
+  }
+  return data as T;
+}

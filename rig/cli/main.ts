@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { HwTestError, exitCodeFor, errorMessage } from '../errors.js';
+import { isInteractive, type CliCommand, type CliIo } from './io.js';
+
+/**
+ * Subcommands are imported on demand, so that `--help` and `boards` load no driver, QEMU helper
+ * or reporter (they must answer in well under 300 ms).
+ */
+const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
+  run: () => import('./run.js'),
+  boards: () => import('./boards.js'),
+  doctor: () => import('./doctor.js'),
+  flash: () => import('./flash.js'),
+  image: () => import('./image.js'),
+  report: () => import('./report.js'),
+  dashboard: () => import('./dashboard.js'),
+  'health-check': () => import('./health-check.js'),
+};
+
+const SUMMARIES: Record<string, string> = {
+  run: 'flash, boot and test a board (the default: `hw-test --board NAME`)',
+  boards: 'list the board types, their capabilities and whether they are wired on this host',
+  doctor: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  flash: 'write an image to a device or file, sparse, with read-back verify',
+  image: 'build or configure images of the reference OS',
+  report: 'render Allure HTML from a run directory',
+  dashboard: 'write a static lab dashboard (board x suite matrix, trends)',
+  'health-check': 'doctor plus a boot of the known-good image; lifts a quarantine',
+};
+
+export const HELP = `hw-test: hardware-in-the-loop test rig controller
+
+Usage:
+  hw-test --board NAME [--image PATH|URL] [--suite boot,network,...] [options]
+  hw-test COMMAND [options]          (hw-test COMMAND --help for its options)
+
+Commands:
+${Object.entries(SUMMARIES)
+  .map(([k, v]) => `  ${k.padEnd(14)}${v}`)
+  .join('\n')}
+
+Run options:
+  --board NAME[,NAME|all]  board type or lab instance (required)
+  --image PATH|URL         image to flash (default: the virtual board's reference image)
+  --suite LIST             suites to run, comma separated (default: boot)
+  --grep RE                only tests whose title matches
+  --reports DIR            where reports go (default: ./reports)
+  --lab FILE               lab wiring file (default: $HW_TEST_LAB)
+  --os FILE                OS profile of the image under test (default: the reference OS)
+
+Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
+            3 infrastructure error (the rig's fault), 130 interrupted.`;
+
+async function main(argv: string[]): Promise<number> {
+  const ctl = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    // A second signal forces the exit: the user has given up on the clean teardown.
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`hw-test: ${sig}: powering off, releasing the board and writing the report...\n`);
+    ctl.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const io: CliIo = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    interactive: isInteractive(process.env),
+    env: process.env,
+    signal: ctl.signal,
+  };
+
+  const first = argv[0];
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.out(HELP);
+    return first === undefined ? 2 : 0;
+  }
+  const name = first.startsWith('-') ? 'run' : first;
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`hw-test: unknown command "${name}"; commands are ${Object.keys(COMMANDS).join(', ')} (see hw-test --help)`);
+    return 2;
+  }
+  const { command } = await load();
+  const args = name === first ? argv.slice(1) : argv;
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(`${command.summary}\n\n${command.usage}`);
+    return 0;
+  }
+  return command.main(args, io);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof HwTestError) {
+      process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
+      process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);
+    } else {
+      process.stderr.write(`hw-test: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,41 @@
+/**
+ * Writing an image: source to destination, with progress events.
+ *
+ * Contract: `flash` writes only to the declared destination (a regular file, or the block device
+ * the lab file declares for the board's mux), refuses unsafe targets before writing anything
+ * (`InputError` or `InfraError` naming the device and the reason), verifies by reading back unless
+ * told not to, and throws an `InfraError` naming the first bad offset on a mismatch.
+ */
+export interface FlashProgress {
+  phase: 'write' | 'verify';
+  bytes: number;
+  total: number;
+  /** bytes per second over the last interval */
+  rate: number;
+  etaSeconds: number;
+}
+
+export interface FlashResult {
+  source: string;
+  destination: string;
+  /** Bytes actually written (mapped ranges for a sparse image). */
+  bytesWritten: number;
+  imageSize: number;
+  verified: boolean;
+  writeSeconds: number;
+  verifySeconds: number;
+  /** Write throughput in MB/s (10^6), for the trends. */
+  mbPerSecond: number;
+  sha256?: string;
+}
+
+export interface FlashOptions {
+  verify?: boolean;
+  bmap?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: FlashProgress) => void;
+}
+
+export interface Flasher {
+  flash(source: string, destination: string, opts?: FlashOptions): Promise<FlashResult>;
+}
