@@ -41,7 +41,7 @@ install -m 0755 "$here/initramfs-init" "$work/root/init"
 
 : >"$work/root/etc/initramfs-modules"
 # Block + root fs first; the rest is for the running system (eth0, /mnt/boot).
-for m in virtio_mmio virtio_blk ext4 virtio_net vfat nls_cp437 nls_iso8859_1 virtio_rng; do
+for m in virtio_mmio virtio_blk ext4 virtio_net vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859_1 virtio_rng; do
 	modprobe -d "$work/k" -S "$kver" --show-depends "$m" | while read -r kind path _; do
 		[ "$kind" = insmod ] || continue
 		rel=${path#"$work/k/lib/modules/$kver/"}

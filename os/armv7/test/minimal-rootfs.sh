@@ -29,7 +29,9 @@ dpkg-deb -x "$bbdeb" "$work/bb"
 rm -rf "$out"
 mkdir -p "$out"/{bin,sbin,etc,proc,sys,dev,tmp,run,boot,root,mnt/boot,mnt/state,mnt/data,usr/sbin}
 install -m 0755 "$work/bb/bin/busybox" "$out/bin/busybox"
-ln -s busybox "$out/bin/sh"
+# The root is mounted read-only, so the applet links must exist beforehand; the
+# host's busybox-static is the same version and lists the same applets.
+for a in $(busybox --list); do [ -e "$out/bin/$a" ] || ln -s busybox "$out/bin/$a"; done
 [ "$noinit" = --no-init ] || ln -s ../bin/busybox "$out/sbin/init"
 install -m 0644 "$work/k"/boot/vmlinuz-* "$out/boot/vmlinuz"
 bash "$here/mkinitramfs.sh" --kernel-root "$work/k" --busybox "$work/bb/bin/busybox" --out "$out/boot/initrd.img"
@@ -48,7 +50,6 @@ ttyAMA0::respawn:/bin/getty -L 115200 ttyAMA0 vt100
 EOT
 cat >"$out/etc/rcS" <<'EOT'
 #!/bin/sh
-/bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /tmp
