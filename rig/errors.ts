@@ -102,3 +102,9 @@ export function exitCodeFor(verdict: Verdict | 'input'): number {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A test's verdict from what it threw: bad input inside a suite is the suite's own error. */
+export function verdictOf(err: unknown): Verdict {
+  const c = classOf(err);
+  return c === 'input' ? 'error' : c;
+}

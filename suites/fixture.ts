@@ -76,6 +76,8 @@ export interface SuiteContext {
   readonly artifacts: ReadonlyMap<string, string>;
   /** Records a measurement on the current test (shown in the report, kept for trends). */
   metric(name: string, value: number): void;
+  /** Records why the current test is skipped; call `skipBecause(this, reason)` rather than this. */
+  skip(reason: string): void;
   /** Attaches text to the current test's report. */
   attach(name: string, content: string, type?: string): void;
   readonly signal: AbortSignal;
@@ -87,6 +89,12 @@ let current: SuiteContext | undefined;
 
 export function setRig(ctx: SuiteContext | undefined): void {
   current = ctx;
+}
+
+/** Skips the current test with a reason that reaches JUnit, Allure and summary.json. */
+export function skipBecause(ctx: { skip(): never }, reason: string): never {
+  current?.skip(reason);
+  return ctx.skip();
 }
 
 export function rig(): SuiteContext {

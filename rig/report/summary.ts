@@ -1,0 +1,40 @@
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InfraError } from '../errors.js';
+import { mask } from '../log.js';
+import { junitXml } from './junit.js';
+import type { RunSummary } from './model.js';
+
+/** Writes a file whole or not at all: a full disk must not leave a half summary behind. */
+export async function writeAtomic(file: string, content: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, content);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new InfraError(`cannot write report file ${file}: ${(err as Error).message}`, { file }, { cause: err });
+  }
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
+export async function createRunDir(reportsDir: string, board: string, runId: string): Promise<string> {
+  const dir = path.join(reportsDir, board, runId);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** summary.json, junit.xml, and the `latest` link to this run. Secrets are masked in every file. */
+export async function writeRunReports(runDir: string, summary: RunSummary): Promise<void> {
+  await writeAtomic(path.join(runDir, 'summary.json'), mask(`${JSON.stringify(summary, null, 2)}\n`));
+  await writeAtomic(path.join(runDir, 'junit.xml'), junitXml(summary));
+  const latest = path.join(path.dirname(runDir), 'latest');
+  const tmp = `${latest}.tmp-${process.pid}`;
+  await rm(tmp, { force: true });
+  await symlink(path.basename(runDir), tmp);
+  await rename(tmp, latest);
+}

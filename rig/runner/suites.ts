@@ -1,0 +1,114 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type Mocha from 'mocha';
+import { InputError } from '../errors.js';
+import { ROOT } from '../catalog/schema.js';
+import { ResultCollector, collectorReporter } from '../report/collector.js';
+import type { TestResult } from '../report/model.js';
+import { setRig, type SuiteContext } from '../../suites/fixture.js';
+
+const require = createRequire(import.meta.url);
+
+/** Suites are compiled with the controller: dist/suites/<name>/*.spec.js. */
+export const SUITES_DIR = path.join(ROOT, 'dist', 'suites');
+
+export function knownSuites(): string[] {
+  if (!existsSync(SUITES_DIR)) return [];
+  return readdirSync(SUITES_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && readdirSync(path.join(SUITES_DIR, d.name)).some((f) => f.endsWith('.spec.js')))
+    .map((d) => d.name)
+    .sort();
+}
+
+export function suiteFiles(names: string[]): string[] {
+  const known = knownSuites();
+  const files: string[] = [];
+  for (const name of names) {
+    if (!known.includes(name)) {
+      throw new InputError(`unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}`);
+    }
+    const dir = path.join(SUITES_DIR, name);
+    files.push(
+      ...readdirSync(dir)
+        .filter((f) => f.endsWith('.spec.js'))
+        .sort()
+        .map((f) => path.join(dir, f)),
+    );
+  }
+  return files;
+}
+
+export interface SuiteRunOptions {
+  files: string[];
+  grep?: string;
+  allureResultsDir: string;
+  context: Omit<SuiteContext, 'metric' | 'attach' | 'skip'>;
+  /** Console clock and excerpt, for per-test console attachments. */
+  now(): number;
+  excerpt(fromMs: number, toMs: number): string;
+  environment: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs the suites in this process with mocha: allure-mocha writes allure-results, and our
+ * collector (one of its extra reporters) builds the neutral result model.
+ */
+export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
+  const MochaCtor = require('mocha') as typeof Mocha;
+  const { AllureMochaReporter } = (await import('allure-mocha')) as unknown as {
+    AllureMochaReporter: Mocha.ReporterConstructor;
+  };
+  const allure = await import('allure-js-commons');
+  const collector = new ResultCollector({ now: opts.now, excerpt: opts.excerpt });
+  setRig({
+    ...opts.context,
+    metric: (name, value) => collector.metric(name, value),
+    attach: (name, content, type = 'text/plain') => {
+      collector.attach({ name, type, content });
+      void Promise.resolve(allure.attachment(name, content, type)).catch(() => {});
+    },
+    skip: (reason: string) => {
+      const title = collector.currentTitle();
+      if (title) collector.skipReason(title, reason);
+    },
+  });
+
+  const mocha = new MochaCtor({
+    // Each step inside a test has the board's own deadline; mocha's is only a last resort.
+    timeout: 0,
+    grep: opts.grep,
+    reporter: AllureMochaReporter,
+    reporterOptions: {
+      resultsDir: opts.allureResultsDir,
+      extraReporters: [[collectorReporter(collector), {}]],
+      environmentInfo: opts.environment,
+      categories: [
+        { name: 'Image failures (fail)', matchedStatuses: ['failed'] },
+        { name: 'Rig problems (infra)', matchedStatuses: ['broken'], messageRegex: '.*(infra|rig|serial|mux|relay|device).*' },
+        { name: 'Test defects (error)', matchedStatuses: ['broken'] },
+      ],
+    },
+  });
+  // The console excerpt of each test goes into Allure as an attachment too.
+  mocha.suite.afterEach(async function () {
+    const t = this.currentTest;
+    if (!t) return;
+    const text = opts.excerpt(Math.max(0, opts.now() - (t.duration ?? 0) - 50), opts.now());
+    if (text) await allure.attachment('console', text, 'text/plain');
+  });
+  for (const f of opts.files) mocha.addFile(f);
+  await mocha.loadFilesAsync();
+  try {
+    await new Promise<void>((resolve) => {
+      const runner = mocha.run(() => resolve());
+      const onAbort = () => runner.abort();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  } finally {
+    setRig(undefined);
+    mocha.dispose();
+  }
+  return collector.results;
+}

@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { rig, skipBecause, type BootStage } from '../fixture.js';
+
+/**
+ * The boot suite walks the boot stage by stage on the console: each stage is a test, timed from
+ * power on, with the kernel failure patterns armed (a panic fails at once, quoting the line).
+ */
+describe('boot', function () {
+  const stages: [BootStage, string][] = [
+    ['bootloader', 'reaches the bootloader'],
+    ['kernel', 'starts the kernel'],
+    ['userspace', 'reaches userspace'],
+    ['login', 'shows a login prompt on the console'],
+    ['shell', 'logs in on the console'],
+  ];
+
+  for (const [stage, title] of stages) {
+    it(title, async function () {
+      const { boot } = rig();
+      if (boot.failure) skipBecause(this, `not reached: the boot failed before: ${boot.failure.message}`);
+      await boot.reach(stage, rig().signal);
+      const at = boot.timings.get(stage)!;
+      rig().metric(`${stage}AtMs`, at);
+    });
+  }
+
+  it('runs a command on the console and checks its exit code', async function () {
+    const { boot, os, type } = rig();
+    if (boot.failure) skipBecause(this, `not reached: the boot failed before: ${boot.failure.message}`);
+    const shell = await boot.shell(rig().signal);
+
+    const uname = await shell.run('uname -m; uname -r');
+    expect(uname.code, `uname exited ${uname.code}: ${uname.stdout}`).to.equal(0);
+    const [machine, release] = uname.stdout.trim().split('\n').map((l) => l.trim());
+    expect(release, 'kernel release').to.match(/^\d+\.\d+/);
+    const archOf: Record<string, RegExp> = { x86_64: /^x86_64$/, armv7: /^armv7/, aarch64: /^aarch64$/ };
+    expect(machine, `uname -m on a ${type.arch} board`).to.match(archOf[type.arch]!);
+
+    // The exit code is the board's, not assumed: a failing command must read as failing.
+    const failing = await shell.run('false');
+    expect(failing.code, 'exit code of `false`').to.equal(1);
+
+    const version = await shell.run(os.commands.version);
+    expect(version.code, `reading the OS version: ${version.stdout}`).to.equal(0);
+    expect(version.stdout.trim(), 'OS version').to.not.equal('');
+    rig().attach('os-version', version.stdout.trim());
+  });
+});
