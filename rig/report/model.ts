@@ -58,6 +58,8 @@ export interface RunSummary {
   tests: TestResult[];
   steps: StepRecord[];
   stages: StageTiming[];
+  /** ms from power on to the login prompt; absent when the board never got there (the dashboard's boot-time trend). */
+  bootMs?: number;
   flash?: { mbPerSecond: number; bytesWritten: number; seconds: number; verified: boolean };
   findings: { severity: string; pattern: string; line: string }[];
   /** One command that reproduces this run at a desk. */
