@@ -6,7 +6,7 @@
 # debconf, init-system-helpers...) are packaging glue we replace with our own init.
 _deb_follow() {
 	case "$1" in
-	lib*) return 0 ;;
+	lib* | zlib1g) return 0 ;;
 	*) return 1 ;;
 	esac
 }
@@ -41,7 +41,7 @@ deb_fetch() {
 	local pkg
 	local memo
 	mkdir -p "$DEB_CACHE"
-	memo="$DEB_CACHE/closure-$(printf '%s\n' "$@" | sort | sha256sum | cut -c1-16).list"
+	memo="$DEB_CACHE/closure-$(printf '%s\n' rules-2 "$@" | sort | sha256sum | cut -c1-16).list"
 	if [[ ! -s $memo ]]; then
 		deb_resolve "$@" >"$memo.tmp" && mv "$memo.tmp" "$memo"
 	fi
