@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BoardNetwork, Dut } from '../../suites/fixture.js';
+import { InfraError } from '../errors.js';
+import { logger } from '../log.js';
+import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
+import { dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from './dnsmasq.js';
+import { Ip } from './ip.js';
+import { waitForLease } from './leases.js';
+import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
+import { NET_PREFIX, claimRecord, cleanStale, defaultStateDir, readRecords, removeRecorded, updateRecord, type NetRecord } from './net-state.js';
+import { RunHostKeys, sshConnect } from './ssh.js';
+import type { SshKey } from './ssh-key.js';
+import { freeIndexes, planSubnet, type SubnetPlan } from './subnet.js';
+import { createUserNetwork } from './user-network.js';
+
+const log = logger('net:virtual');
+
+/** The DNS domain dnsmasq serves; the board resolves `rig.hwtest` to the rig. */
+export const RIG_DOMAIN = 'hwtest';
+
+export interface VirtualNetworkOptions {
+  board: string;
+  /** Preferred subnet number (`10.213.<index>.0/24`) when free; any free one otherwise. */
+  index?: number;
+  nicModel: string;
+  sshKey: SshKey;
+  signal?: AbortSignal;
+  spawner?: Spawner;
+  /** Where records of live networks are kept (crash recovery): `/run/hw-test/net`. */
+  stateDir?: string;
+  /** First two octets of the board subnets. */
+  subnetBase?: string;
+  ssh?: { user: string; port: number };
+  /** `auto` (default): a namespace when root and /dev/net/tun allow it, else user-mode. */
+  mode?: 'auto' | 'netns' | 'user';
+}
+
+export interface VirtualNetwork extends BoardNetwork {
+  /** QEMU's `-netdev`/`-device` arguments for the board's NIC. */
+  readonly qemuNetArgs: string[];
+  /** Command prefix QEMU must run under (`ip netns exec hwt-...`), so it opens the namespace's tap. */
+  readonly wrapper: string[];
+  readonly mac: string;
+  /** The namespace and its bridge (netns kind), e.g. for a test's extra DHCP client. */
+  readonly netns?: string;
+  readonly bridge?: string;
+  readonly subnet?: SubnetPlan;
+  /** The name the board resolves through the DHCP-provided DNS, and its address. */
+  readonly rigName?: { name: string; address: string };
+  readonly hostKeys: RunHostKeys;
+  waitForLease?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease>;
+  teardown(): Promise<void>;
+}
+
+/** Why a namespace network cannot be made here, or undefined when it can. */
+export function netnsUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root';
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+  } catch {
+    return 'no /dev/net/tun';
+  }
+  return undefined;
+}
+
+export function macFor(id: string): string {
+  const b = Buffer.from(id.padEnd(6, '0').slice(0, 6), 'hex');
+  return ['52', '54', '00', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+export async function createVirtualNetwork(opts: VirtualNetworkOptions): Promise<VirtualNetwork> {
+  const mode = opts.mode ?? 'auto';
+  const why = netnsUnavailable();
+  if (mode === 'user' || (mode === 'auto' && why)) {
+    return createUserNetwork({ ...opts, reason: mode === 'user' ? 'user-mode networking requested' : why! });
+  }
+  if (why) throw new InfraError(`a network namespace for ${opts.board} needs root and /dev/net/tun: ${why}`, { board: opts.board });
+  return NetnsNetwork.create(opts);
+}
+
+class NetnsNetwork implements VirtualNetwork {
+  readonly kind = 'netns' as const;
+  readonly mdnsUnavailable = undefined;
+  readonly hostKeys = new RunHostKeys();
+  readonly bridge = 'br0';
+  dnsmasq: ProcessHandle | undefined;
+  #down = false;
+
+  private constructor(
+    private readonly opts: VirtualNetworkOptions,
+    private readonly ip: Ip,
+    private readonly stateDir: string,
+    private readonly rec: NetRecord,
+    readonly subnet: SubnetPlan,
+  ) {}
+
+  get netns() {
+    return this.rec.netns;
+  }
+  get mac() {
+    return macFor(this.rec.id);
+  }
+  get gateway() {
+    return this.subnet.gateway;
+  }
+  get wrapper() {
+    return ['ip', 'netns', 'exec', this.rec.netns];
+  }
+  get qemuNetArgs() {
+    return ['-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no', '-device', `${this.opts.nicModel},netdev=net0,mac=${this.mac}`];
+  }
+  get rigName() {
+    return { name: `rig.${RIG_DOMAIN}`, address: this.subnet.rig };
+  }
+  get leaseFile() {
+    return path.join(this.rec.dir, 'dnsmasq.leases');
+  }
+  get logFile() {
+    return path.join(this.rec.dir, 'dnsmasq.log');
+  }
+
+  static async create(opts: VirtualNetworkOptions): Promise<NetnsNetwork> {
+    const ip = new Ip(opts.spawner ?? realSpawner);
+    const stateDir = opts.stateDir ?? defaultStateDir();
+    const stale = await cleanStale(ip, stateDir);
+    if (stale.length) log('removed %d network(s) left by crashed runs', stale.length);
+    const base = opts.subnetBase ?? '10.213';
+    const inUse = [...(await ip.hostAddresses()), ...(await ip.routes())];
+    const taken = new Set(readRecords(stateDir).map((r) => r.index));
+    const free = freeIndexes(base, inUse, taken);
+    if (opts.index !== undefined && free.includes(opts.index)) free.unshift(opts.index);
+    const id = randomBytes(3).toString('hex');
+    for (const index of free) {
+      const rec: NetRecord = {
+        pid: process.pid,
+        id,
+        board: opts.board,
+        index,
+        netns: `${NET_PREFIX}${id}`,
+        hostLink: `${NET_PREFIX}${id}`,
+        pids: [],
+        dir: path.join(stateDir, `${NET_PREFIX}${id}`),
+      };
+      // Another run may claim the same subnet between our scan and here: O_EXCL decides.
+      if (!claimRecord(stateDir, rec)) continue;
+      const net = new NetnsNetwork(opts, ip, stateDir, rec, planSubnet(base, index));
+      try {
+        await net.build();
+        return net;
+      } catch (err) {
+        await net.teardown();
+        throw err;
+      }
+    }
+    throw new InfraError(`no free /24 left in ${base}.0.0/16 for ${opts.board}'s network`, { board: opts.board });
+  }
+
+  private async build(): Promise<void> {
+    const { ip, rec, subnet } = this;
+    const ns = rec.netns;
+    const signal = this.opts.signal;
+    mkdirSync(rec.dir, { recursive: true });
+    await ip.run(['netns', 'add', ns], { signal });
+    await ip.run(['link', 'set', 'lo', 'up'], { ns, signal });
+    // No STP and no multicast snooping: mDNS must flood the bridge from the first packet.
+    await ip.run(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], { ns, signal });
+    await ip.run(['addr', 'add', `${subnet.gateway}/24`, 'dev', 'br0'], { ns, signal });
+    await ip.run(['link', 'set', 'br0', 'up'], { ns, signal });
+    await ip.run(['tuntap', 'add', 'dev', 'tap0', 'mode', 'tap'], { ns, signal });
+    await ip.run(['link', 'set', 'tap0', 'master', 'br0', 'up'], { ns, signal });
+    await ip.run(['link', 'add', rec.hostLink, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns], { signal });
+    await ip.run(['link', 'set', 'veth0', 'master', 'br0', 'up'], { ns, signal });
+    await ip.run(['addr', 'add', `${subnet.rig}/24`, 'dev', rec.hostLink], { signal });
+    await ip.run(['link', 'set', rec.hostLink, 'up'], { signal });
+    const confFile = path.join(rec.dir, 'dnsmasq.conf');
+    writeFileSync(
+      confFile,
+      dnsmasqConf({
+        interface: 'br0',
+        address: subnet.gateway,
+        dhcpFirst: subnet.dhcpFirst,
+        dhcpLast: subnet.dhcpLast,
+        netmask: subnet.netmask,
+        leaseFile: this.leaseFile,
+        domain: RIG_DOMAIN,
+        hosts: [
+          { name: `rig.${RIG_DOMAIN}`, address: subnet.rig },
+          { name: `gateway.${RIG_DOMAIN}`, address: subnet.gateway },
+        ],
+      }),
+    );
+    writeFileSync(this.leaseFile, '');
+    this.dnsmasq = await startDnsmasq({ spawner: this.opts.spawner ?? realSpawner, wrapper: this.wrapper, confFile, logFile: this.logFile, signal });
+    if (this.dnsmasq.pid) rec.pids.push(this.dnsmasq.pid);
+    updateRecord(this.stateDir, rec);
+    log('%s: netns %s, %s, rig %s, gateway %s', this.opts.board, ns, subnet.cidr, subnet.rig, subnet.gateway);
+  }
+
+  leases(): Promise<string | undefined> {
+    return Promise.resolve(readLeaseFile(this.leaseFile));
+  }
+
+  waitForLease(o: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease> {
+    return waitForLease(this.leaseFile, { ...o, mac: this.mac, board: this.opts.board });
+  }
+
+  private get scope() {
+    return { interfaceAddress: this.subnet.rig, subnet: this.subnet.cidr };
+  }
+
+  resolveMdns(hostname: string, o: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
+    return resolveMdns(hostname, this.scope, o);
+  }
+
+  browseSsh(o: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> {
+    return browseSsh(this.scope, o);
+  }
+
+  async connect(o: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
+    const started = Date.now();
+    const host = o.host ?? (await this.waitForLease(o)).address;
+    return sshConnect(
+      { host, port: this.opts.ssh?.port ?? 22, username: this.opts.ssh?.user ?? 'root', key: this.opts.sshKey, hostKeys: this.hostKeys, board: this.opts.board },
+      { timeoutMs: Math.max(1, o.timeoutMs - (Date.now() - started)), signal: o.signal },
+    );
+  }
+
+  /** Stops dnsmasq, removes the veth, the namespace (with its bridge and tap) and the files. */
+  async teardown(): Promise<void> {
+    if (this.#down) return;
+    this.#down = true;
+    await this.dnsmasq?.stop(2000);
+    await removeRecorded(this.ip, this.stateDir, this.rec);
+    log('%s: network %s removed', this.opts.board, this.rec.netns);
+  }
+}
