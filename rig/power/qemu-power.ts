@@ -1,0 +1,88 @@
+import { logger } from '../log.js';
+import { throwIfAborted } from '../util/abort.js';
+import type { QemuMachine, QemuStatus } from '../qemu/qemu.js';
+import type { PowerState, PowerSwitch } from './power-switch.js';
+
+const log = logger('power:qemu');
+
+export interface QemuPowerOptions {
+  /**
+   * Called with the new process paused, before it runs: attach the console here, so no byte of
+   * the bootloader is lost (QEMU drops pty output that no reader takes).
+   */
+  attach?: (signal?: AbortSignal) => Promise<void>;
+  /** Called before the power is cut: detach the console, so its loss is not taken for a fault. */
+  detach?: () => Promise<void>;
+  /** How long QEMU gets to start and answer on QMP (default 15 s). */
+  startTimeoutMs?: number;
+}
+
+/**
+ * A virtual board's power: on is a process start (paused, console attached, then `cont`), off a
+ * SIGKILL (a hard power cut, no graceful shutdown), reset QMP `system_reset`, and pause/resume
+ * (QMP stop/cont) simulate a hung board.
+ */
+export class QemuPower implements PowerSwitch {
+  readonly name: string;
+
+  constructor(
+    readonly machine: QemuMachine,
+    private readonly opts: QemuPowerOptions = {},
+  ) {
+    this.name = `qemu:${machine.name}`;
+  }
+
+  async on(signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    if (this.machine.running) return;
+    await this.machine.start({ timeoutMs: this.opts.startTimeoutMs, signal });
+    try {
+      await this.opts.attach?.(signal);
+      await this.machine.cont();
+    } catch (err) {
+      await this.off();
+      throw err;
+    }
+    log('%s: on (pid %d)', this.name, this.machine.pid);
+  }
+
+  async off(): Promise<void> {
+    await this.opts.detach?.();
+    if (!this.machine.running) return;
+    await this.machine.kill();
+    log('%s: off', this.name);
+  }
+
+  async cycle(signal?: AbortSignal): Promise<void> {
+    await this.off();
+    await this.on(signal);
+  }
+
+  state(): Promise<PowerState> {
+    return Promise.resolve(this.machine.running ? 'on' : 'off');
+  }
+
+  /** The reset button: the machine reboots at once, the process (and its pty) stays. */
+  async reset(): Promise<void> {
+    await this.machine.reset();
+  }
+
+  /** Freezes the CPU: the board looks hung (no console output, no network answers). */
+  async pause(): Promise<void> {
+    await this.machine.pause();
+  }
+
+  async resume(): Promise<void> {
+    await this.machine.cont();
+  }
+
+  status(): Promise<QemuStatus> {
+    return this.machine.status();
+  }
+
+  /** Releases the process: a clean QMP quit (SIGTERM, then SIGKILL if it lingers). */
+  async close(): Promise<void> {
+    await this.opts.detach?.();
+    await this.machine.stop();
+  }
+}
