@@ -31,8 +31,10 @@ export class ConsoleShellImpl implements ConsoleShell {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     this.console.skipPending();
     const startIndex = this.console.lines.length;
-    // `echo` markers are printed by the board: the typed text has `$?`, never digits.
-    await this.console.write(`echo ${id}-start; ${command}; echo ${id}-rc=$?\n`);
+    // The markers are printed by the board, each on a line of its own (the prompt may precede the
+    // first; the command's output may lack a final newline before the last). The typed text has
+    // `$?`, never digits, so an echo of the input cannot match.
+    await this.console.write(`echo; echo ${id}-start; ${command}; printf '\\n%s=%d\\n' ${id}-rc $?\n`);
     const m = await this.console.expect(new RegExp(`^${id}-rc=(\\d+)\\s*$`, 'm'), {
       timeoutMs,
       signal: opts.signal,
@@ -43,6 +45,8 @@ export class ConsoleShellImpl implements ConsoleShell {
     const start = lines.findIndex((l) => l.trim() === `${id}-start`);
     const end = lines.findIndex((l) => l.trim().startsWith(`${id}-rc=`));
     const body = start >= 0 ? lines.slice(start + 1, end >= 0 ? end : undefined) : [];
+    // The newline printed before the exit-code marker, when the output already ended with one.
+    if (body.length && body[body.length - 1] === '') body.pop();
     // Wait for the prompt, so the next command is not typed into this one's tail.
     await this.console.expect(new RegExp(this.os.console.shellPrompt, 'm'), {
       timeoutMs,

@@ -1,11 +1,37 @@
-import type { CliCommand } from './io.js';
+import { loadAllBoards } from '../catalog/board.js';
+import { parse } from './args.js';
+import type { CliCommand, CliIo } from './io.js';
 
-// Placeholder until this subcommand lands; it refuses clearly instead of pretending to work.
+async function main(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse('boards', argv, { lab: { type: 'string' }, json: { type: 'boolean' } });
+  const boards = loadAllBoards();
+  const labFile = values.lab ?? io.env.HW_TEST_LAB;
+  const wired = new Map<string, string[]>();
+  if (labFile) {
+    const { loadLab, allInstances } = await import('../catalog/lab.js');
+    for (const i of allInstances(loadLab(labFile))) wired.set(i.type, [...(wired.get(i.type) ?? []), i.name]);
+  }
+  const rows = boards.map((b) => ({
+    name: b.name,
+    arch: b.arch,
+    capabilities: b.capabilities.join(','),
+    here: b.virtual ? 'virtual' : wired.has(b.name) ? `wired: ${wired.get(b.name)!.join(', ')}` : 'not wired',
+  }));
+  if (values.json) {
+    io.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  const head = { name: 'BOARD', arch: 'ARCH', capabilities: 'CAPABILITIES', here: 'ON THIS HOST' };
+  const w = (k: keyof typeof head) => Math.max(head[k].length, ...rows.map((r) => r[k].length));
+  for (const r of [head, ...rows]) {
+    io.out(`${r.name.padEnd(w('name'))}  ${r.arch.padEnd(w('arch'))}  ${r.capabilities.padEnd(w('capabilities'))}  ${r.here}`);
+  }
+  if (!labFile) io.out('\n(no lab file: pass --lab FILE or set HW_TEST_LAB to see which real boards are wired here)');
+  return 0;
+}
+
 export const command: CliCommand = {
-  summary: 'boards',
-  usage: 'hw-test boards',
-  main(_argv, io) {
-    io.err('hw-test boards: not implemented yet');
-    return Promise.resolve(2);
-  },
+  summary: 'list the board types and whether they are wired on this host',
+  usage: 'Usage: hw-test boards [--lab FILE] [--json]',
+  main,
 };

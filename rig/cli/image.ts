@@ -1,11 +1,64 @@
-import type { CliCommand } from './io.js';
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadBoard } from '../catalog/board.js';
+import { InputError } from '../errors.js';
+import { parse } from './args.js';
+import type { CliCommand, CliIo } from './io.js';
 
-// Placeholder until this subcommand lands; it refuses clearly instead of pretending to work.
-export const command: CliCommand = {
-  summary: 'image',
-  usage: 'hw-test image',
-  main(_argv, io) {
-    io.err('hw-test image: not implemented yet');
-    return Promise.resolve(2);
-  },
-};
+const USAGE = `Usage:
+  hw-test image build (--board NAME | --arch x86_64|armv7) --variant V [--out FILE] [--bundle-out FILE]
+      builds a variant of the reference OS (cached by the hash of its inputs under ~/.cache/hw-test)
+      variants: v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback
+  hw-test image configure IMAGE [--hostname H] [--ssh-key FILE] [--wifi-ssid S --wifi-psk P] [--dev-mode] [--os FILE]
+      writes the settings into the image's boot partition, without mounting it`;
+
+async function build(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse('image build', argv, {
+    board: { type: 'string' },
+    arch: { type: 'string' },
+    variant: { type: 'string', default: 'v1' },
+    out: { type: 'string' },
+    'bundle-out': { type: 'string' },
+    force: { type: 'boolean' },
+    'quiet-if-cached': { type: 'boolean' },
+  });
+  let arch = values.arch;
+  if (values.board) {
+    const b = loadBoard(values.board);
+    if (!b.defaultImage) throw new InputError(`--board ${values.board}: the reference OS is built for virtual boards only`);
+    arch = b.defaultImage.arch;
+  }
+  if (arch !== 'x86_64' && arch !== 'armv7') throw new InputError('image build: give --board NAME or --arch x86_64|armv7');
+  const { ensureImage } = await import('../image/build.js');
+  const built = await ensureImage(arch, values.variant, {
+    signal: io.signal,
+    force: values.force,
+    env: io.env,
+    onLog: (l) => io.err(l),
+  });
+  if (built.cached && values['quiet-if-cached']) io.err(`setup: ${arch} ${values.variant} image: cached (${built.image})`);
+  else io.err(`${arch} ${values.variant}: ${built.cached ? 'cached' : `built in ${built.seconds.toFixed(1)} s`}: ${built.image}`);
+  if (values.out) {
+    // A copy the user owns; `cp --sparse` semantics come from copyFile's reflink-or-copy on most filesystems.
+    await copyFile(built.image, path.resolve(values.out));
+    io.out(path.resolve(values.out));
+  } else io.out(built.image);
+  if (values['bundle-out']) {
+    if (!built.bundle) throw new InputError(`variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update)`);
+    await copyFile(built.bundle, path.resolve(values['bundle-out']));
+    await copyFile(`${built.bundle}.sha256`, `${path.resolve(values['bundle-out'])}.sha256`).catch(() => {});
+  }
+  return 0;
+}
+
+async function main(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'build') return build(rest, io);
+  if (sub === 'configure') {
+    const { configureMain } = await import('./image-configure.js');
+    return configureMain(rest, io);
+  }
+  throw new InputError(`image: expected "build" or "configure", got ${sub ? `"${sub}"` : 'nothing'} (see hw-test image --help)`);
+}
+
+export const command: CliCommand = { summary: 'build or configure images of the reference OS', usage: USAGE, main };

@@ -1,11 +1,112 @@
-import type { CliCommand } from './io.js';
+import path from 'node:path';
+import { loadOsProfile } from '../catalog/os-profile.js';
+import { InputError, exitCodeFor, worst } from '../errors.js';
+import type { RunSummary } from '../report/model.js';
+import { parse } from './args.js';
+import type { CliCommand, CliIo } from './io.js';
 
-// Placeholder until this subcommand lands; it refuses clearly instead of pretending to work.
-export const command: CliCommand = {
-  summary: 'run',
-  usage: 'hw-test run',
-  main(_argv, io) {
-    io.err('hw-test run: not implemented yet');
-    return Promise.resolve(2);
-  },
-};
+const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
+
+  --board NAME        board type (virtual) or lab instance; a list or "all" (every board wired here)
+  --image PATH|URL    image to flash (default: the virtual board's reference image)
+  --suite LIST        suites, comma separated (default: boot)
+  --grep RE           only tests whose title matches RE
+  --reports DIR       report folder (default: ./reports)
+  --lab FILE          lab wiring file (default: $HW_TEST_LAB)
+  --os FILE           OS profile of the image under test (default: the reference OS)
+  --lock-timeout S    wait this long for a busy board, then exit 3 (default: 600)
+  --parallel N        boards run at once (default: 1)
+  --cuts N            update-rollback: power cuts during the update (default: 5)
+  --seed S            update-rollback: seed of the cut points, to replay a failure`;
+
+export function reproduceCommand(values: Record<string, unknown>, board: string): string {
+  const parts = ['npm run hw-test --', '--board', board];
+  for (const k of ['image', 'suite', 'grep', 'os', 'cuts', 'seed'] as const) {
+    const v = values[k];
+    if (typeof v === 'string') parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  }
+  return parts.join(' ');
+}
+
+async function main(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parse('run', argv, {
+    board: { type: 'string' },
+    image: { type: 'string' },
+    suite: { type: 'string', default: 'boot' },
+    grep: { type: 'string' },
+    reports: { type: 'string', default: 'reports' },
+    lab: { type: 'string' },
+    os: { type: 'string' },
+    'lock-timeout': { type: 'string', default: '600' },
+    parallel: { type: 'string', default: '1' },
+    cuts: { type: 'string' },
+    seed: { type: 'string' },
+  });
+  if (!values.board) throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
+  const lockTimeout = Number(values['lock-timeout']);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new InputError(`--parallel ${values.parallel}: expected a whole number >= 1`);
+  if (values.grep) {
+    try {
+      new RegExp(values.grep);
+    } catch {
+      throw new InputError(`--grep ${values.grep}: not a valid regular expression`);
+    }
+  }
+  const labFile = values.lab ?? io.env.HW_TEST_LAB;
+  const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
+  const suites = values.suite.split(',').map((s) => s.trim()).filter(Boolean);
+  const { resolveBoards } = await import('../runner/multi.js');
+  const boards = await resolveBoards(values.board, labFile);
+  const { suiteFiles } = await import('../runner/suites.js');
+  suiteFiles(suites); // an unknown suite is bad input before any board is touched
+  const { runBoard } = await import('../runner/run-board.js');
+  const suiteOptions: Record<string, string> = {};
+  if (values.cuts) suiteOptions.cuts = values.cuts;
+  if (values.seed) suiteOptions.seed = values.seed;
+
+  const summaries: RunSummary[] = [];
+  const queue = [...boards];
+  const worker = async () => {
+    for (let b = queue.shift(); b; b = queue.shift()) {
+      summaries.push(
+        await runBoard({
+          board: b,
+          os,
+          image: values.image ? (/^https?:/.test(values.image) ? values.image : path.resolve(values.image)) : undefined,
+          suites,
+          grep: values.grep,
+          reportsDir: path.resolve(values.reports),
+          lockTimeoutMs: lockTimeout * 1000,
+          suiteOptions,
+          signal: io.signal,
+          interactive: io.interactive,
+          env: io.env,
+          reproduce: reproduceCommand(values, b.name),
+          events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, boards.length) }, worker));
+  printSummary(summaries, path.resolve(values.reports), io);
+  return exitCodeFor(worst(summaries.map((s) => s.verdict)));
+}
+
+function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {
+  for (const s of summaries) {
+    const counts = ['pass', 'fail', 'error', 'infra', 'skipped', 'interrupted']
+      .map((v) => [v, s.tests.filter((t) => t.verdict === v).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([v, n]) => `${n} ${v}`)
+      .join(', ');
+    io.out(`${s.board}: ${s.verdict.toUpperCase()} (${counts || 'no tests'})${s.message ? `: ${s.message}` : ''}`);
+    for (const t of s.tests.filter((t) => t.verdict !== 'pass' && t.verdict !== 'skipped')) {
+      io.out(`  ${t.verdict}: ${t.fullTitle}: ${t.message ?? ''}`);
+    }
+    io.out(`  report: ${path.relative(process.cwd(), path.join(reportsDir, s.board, s.runId))}`);
+  }
+}
+
+export const command: CliCommand = { summary: 'flash, boot and test a board', usage: USAGE, main };

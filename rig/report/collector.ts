@@ -27,7 +27,10 @@ export class ResultCollector {
   private readonly skipReasons = new Map<string, string>();
   private current: Mocha.Runnable | undefined;
 
-  constructor(private readonly hooks: CollectorHooks) {}
+  constructor(
+    private readonly hooks: CollectorHooks,
+    private readonly onResult?: (r: TestResult) => void,
+  ) {}
 
   /** Suites call this (through the fixture) before `this.skip()`, so a skip always says why. */
   skipReason(fullTitle: string, reason: string): void {
@@ -95,6 +98,7 @@ export class ResultCollector {
       metrics: Object.keys(p.metrics).length ? p.metrics : undefined,
       startedAt: p.startedAt,
     });
+    this.onResult?.(this.results[this.results.length - 1]!);
     this.pending.delete(t);
     if (this.current === t) this.current = undefined;
   }

@@ -1,14 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import type Mocha from 'mocha';
+import Mocha from 'mocha';
 import { InputError } from '../errors.js';
 import { ROOT } from '../catalog/schema.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
 import type { TestResult } from '../report/model.js';
 import { setRig, type SuiteContext } from '../../suites/fixture.js';
-
-const require = createRequire(import.meta.url);
 
 /** Suites are compiled with the controller: dist/suites/<name>/*.spec.js. */
 export const SUITES_DIR = path.join(ROOT, 'dist', 'suites');
@@ -49,6 +46,7 @@ export interface SuiteRunOptions {
   excerpt(fromMs: number, toMs: number): string;
   environment: Record<string, string>;
   signal: AbortSignal;
+  onResult?: (r: TestResult) => void;
 }
 
 /**
@@ -56,12 +54,9 @@ export interface SuiteRunOptions {
  * collector (one of its extra reporters) builds the neutral result model.
  */
 export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
-  const MochaCtor = require('mocha') as typeof Mocha;
-  const { AllureMochaReporter } = (await import('allure-mocha')) as unknown as {
-    AllureMochaReporter: Mocha.ReporterConstructor;
-  };
+  const AllureMochaReporter = (await import('allure-mocha')).default as unknown as Mocha.ReporterConstructor;
   const allure = await import('allure-js-commons');
-  const collector = new ResultCollector({ now: opts.now, excerpt: opts.excerpt });
+  const collector = new ResultCollector({ now: opts.now, excerpt: opts.excerpt }, opts.onResult);
   setRig({
     ...opts.context,
     metric: (name, value) => collector.metric(name, value),
@@ -75,7 +70,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     },
   });
 
-  const mocha = new MochaCtor({
+  const mocha = new Mocha({
     // Each step inside a test has the board's own deadline; mocha's is only a last resort.
     timeout: 0,
     grep: opts.grep,

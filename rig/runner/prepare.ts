@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { BoardType } from '../catalog/board.js';
+import type { OsProfile } from '../catalog/os-profile.js';
+import { InputError } from '../errors.js';
+import { cacheRoot, ensureImage, type OsArch } from '../image/build.js';
+import { generateRunKey, type SshKey } from '../net/ssh-key.js';
+import type { RunEvents } from './run-board.js';
+
+export interface PreparedImage {
+  /** What the user asked for (or the reference image the board boots by default). */
+  source: string;
+  sha256: string;
+  sizeBytes: number;
+  version?: string;
+  /** The configured copy that is flashed: the user's image is never written to. */
+  path: string;
+  hostname: string;
+  sshKey: SshKey;
+  /** Update bundles and other files suites use, by name (`update:v2` ...). */
+  artifacts: Map<string, string>;
+}
+
+export interface PrepareOptions {
+  board: BoardType;
+  os: OsProfile;
+  image?: string;
+  runDir: string;
+  suites?: string[];
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  events: RunEvents;
+}
+
+const BUNDLES = ['v2', 'health-fails', 'unbootable-update'];
+
+/** The reference image's variant from its cache folder (`<arch>-<variant>-<hash>`). */
+function referenceVersion(file: string): string | undefined {
+  const m = /^(?:x86_64|armv7)-(.+)-[0-9a-f]{16}$/.exec(path.basename(path.dirname(file)));
+  return m?.[1];
+}
+
+/**
+ * Prepare: find or build the image, copy it (sparse) to the board's work folder, and configure
+ * the copy for this run: a hostname of its own and a fresh SSH key, written into the boot
+ * partition without mounting it.
+ */
+export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
+  const artifacts = new Map<string, string>();
+  let source = o.image;
+  if (!source) {
+    if (!o.board.defaultImage) {
+      throw new InputError(`--image is required for ${o.board.name}: it is real hardware with no default image`, { board: o.board.name });
+    }
+    const built = await ensureImage(o.board.defaultImage.arch, o.board.defaultImage.variant, {
+      signal: o.signal,
+      env: o.env,
+      onLog: (l) => o.events.info(l),
+    });
+    source = built.image;
+  } else if (!/^https?:\/\//.test(source) && !existsSync(source)) {
+    throw new InputError(`--image ${source}: no such file`, { file: source });
+  }
+  if (o.board.defaultImage && o.suites?.includes('update-rollback')) {
+    for (const v of BUNDLES) {
+      const b = await ensureImage(o.board.defaultImage.arch as OsArch, v, { signal: o.signal, env: o.env });
+      if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
+    }
+  }
+  const { sourceToRaw } = await import('./flash-step.js');
+  const work = path.join(cacheRoot(o.env), 'work', path.basename(o.runDir));
+  await mkdir(work, { recursive: true });
+  const raw = await sourceToRaw(source, path.join(work, 'image.img'), { signal: o.signal });
+  const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
+  const sshKey = generateRunKey(`hw-test ${o.board.name}`);
+  if (o.os.configure && o.os.configure.method !== 'none') {
+    const { configureImage } = await import('../image/configure.js');
+    await configureImage(raw.path, { hostname, sshPublicKey: sshKey.publicKey }, o.os);
+  }
+  return {
+    source,
+    sha256: raw.sha256,
+    sizeBytes: (await stat(raw.path)).size,
+    version: referenceVersion(source),
+    path: raw.path,
+    hostname,
+    sshKey,
+    artifacts,
+  };
+}
+
+/** Removes a run's work copy. */
+export async function cleanWork(file: string): Promise<void> {
+  await rm(path.dirname(file), { recursive: true, force: true });
+}
+

@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { failurePatterns } from '../catalog/board.js';
+import type { OsProfile } from '../catalog/os-profile.js';
+import { ConsoleBootSession } from '../board/boot-session.js';
+import type { BoardInstance } from '../board/board.js';
+import { InterruptedError, errorMessage, exitCodeFor, verdictOf, worst, type Verdict } from '../errors.js';
+import { logger } from '../log.js';
+import type { RunSummary, StageTiming, StepRecord, TestResult } from '../report/model.js';
+import { createRunDir, newRunId, writeRunReports } from '../report/summary.js';
+import { lockBoard, describeHolder } from './lock.js';
+import { openBoard, type ResolvedBoard } from './board-factory.js';
+import { prepareImage, type PreparedImage } from './prepare.js';
+import { Steps } from './steps.js';
+import { runSuites, suiteFiles } from './suites.js';
+import type { BoardNetwork } from '../../suites/fixture.js';
+
+const log = logger('run');
+
+export interface RunEvents {
+  info(line: string): void;
+  warn(line: string): void;
+}
+
+export interface BoardRunOptions {
+  board: ResolvedBoard;
+  os: OsProfile;
+  image?: string;
+  suites: string[];
+  grep?: string;
+  reportsDir: string;
+  lockTimeoutMs: number;
+  suiteOptions: Record<string, string>;
+  signal: AbortSignal;
+  events: RunEvents;
+  interactive: boolean;
+  env: NodeJS.ProcessEnv;
+  /** The command line that reproduces this run, for the report. */
+  reproduce: string;
+}
+
+/** Suites that need the board on a network the rig can reach. */
+const NETWORK_SUITES = new Set(['network', 'wifi', 'update-rollback']);
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * One board, one run: reserve, prepare, flash, boot and suites, report, release. Teardowns run in
+ * reverse order whatever happens, and the report is written even when the run is interrupted.
+ */
+export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
+  const { board, events } = opts;
+  const started = new Date();
+  const runId = newRunId(started);
+  const runDir = await createRunDir(opts.reportsDir, board.name, runId);
+  const steps = new Steps({
+    onStart: (name) => events.info(`${board.name}: ${name}...`),
+    onEnd: (r) => events.info(`${board.name}: ${r.name} ${r.verdict === 'pass' ? 'done' : r.verdict} in ${(r.durationMs / 1000).toFixed(1)} s${r.message ? `: ${r.message}` : ''}`),
+  });
+  const files = suiteFiles(opts.suites);
+  let tests: TestResult[] = [];
+  let runError: unknown;
+  let image: PreparedImage | undefined;
+  let instance: BoardInstance | undefined;
+  let boot: ConsoleBootSession | undefined;
+  let flash: RunSummary['flash'];
+
+  try {
+    const lock = await steps.run('reserve', () =>
+      lockBoard(board.name, {
+        timeoutMs: opts.lockTimeoutMs,
+        signal: opts.signal,
+        env: opts.env,
+        onWait: (h) => events.warn(`${board.name} is in use by ${h ? describeHolder(h) : 'another run'}; waiting up to ${opts.lockTimeoutMs / 1000} s`),
+        onTakeOver: (d) => events.warn(`${board.name}: the previous holder (${describeHolder(d)}) is gone; taking over its lock`),
+      }),
+    );
+    steps.defer('unlock', () => lock.release());
+
+    image = await steps.run('prepare', () =>
+      prepareImage({ board: board.type, os: opts.os, image: opts.image, runDir, signal: opts.signal, env: opts.env, events }),
+    );
+
+    let network: (BoardNetwork & { qemuNetArgs?: string[]; wrapper?: string[]; teardown(): Promise<void> }) | undefined;
+    if (board.type.virtual && opts.suites.some((s) => NETWORK_SUITES.has(s))) {
+      network = await steps.run('network', async () => {
+        const { createVirtualNetwork } = await import('../net/virtual-network.js');
+        return createVirtualNetwork({
+          board: board.name,
+          nicModel: board.type.qemu?.nicModel ?? 'virtio-net-pci',
+          sshKey: image!.sshKey,
+          signal: opts.signal,
+        });
+      });
+      steps.defer('network down', () => network!.teardown());
+    }
+
+    instance = await openBoard(board, { os: opts.os, netArgs: network?.qemuNetArgs, wrapper: network?.wrapper, env: opts.env });
+    const inst = instance;
+    steps.defer('power off and release', () => inst.release());
+
+    flash = await steps.run('flash', () => flashStep(inst, image!, opts));
+
+    const patterns = failurePatterns(board.type);
+    boot = new ConsoleBootSession({
+      type: board.type,
+      os: opts.os,
+      console: inst.console,
+      power: inst.power,
+      failurePatterns: patterns,
+    });
+    const bootSession = boot;
+    tests = await steps.run('suites', () =>
+      runSuites({
+        files,
+        grep: opts.grep,
+        allureResultsDir: path.join(runDir, 'allure-results'),
+        context: {
+          boardName: board.name,
+          type: board.type,
+          os: opts.os,
+          console: inst.console,
+          power: inst.power,
+          boot: bootSession,
+          network,
+          hostname: image!.hostname,
+          artifacts: image!.artifacts,
+          signal: opts.signal,
+          options: opts.suiteOptions,
+        },
+        now: () => inst.console.now(),
+        excerpt: (from, to) => consoleExcerpt(inst, from, to),
+        environment: {
+          board: board.name,
+          boardType: board.type.name,
+          image: image!.source,
+          'image.sha256': image!.sha256,
+          host: os.hostname(),
+          reproduce: opts.reproduce,
+        },
+        signal: opts.signal,
+        onResult: (r) =>
+          events.info(
+            `${board.name}:   ${r.verdict.padEnd(7)} ${r.suite}: ${r.title} (${(r.durationMs / 1000).toFixed(1)} s)${r.verdict === 'skipped' ? `: ${r.skipReason}` : r.message ? `: ${r.message.split('\n')[0]}` : ''}`,
+          ),
+      }),
+    );
+    if (opts.signal.aborted) throw new InterruptedError();
+  } catch (err) {
+    runError = err;
+    log('run failed: %s', errorMessage(err));
+  } finally {
+    await steps.teardown();
+  }
+  return finish({ opts, runId, runDir, started, steps: steps.records, tests, runError, image, instance, boot, flash });
+}
+
+async function flashStep(inst: BoardInstance, image: PreparedImage, opts: BoardRunOptions): Promise<RunSummary['flash']> {
+  await mkdir(path.dirname(inst.storage), { recursive: true });
+  await inst.power.off(opts.signal);
+  if (inst.mux) await inst.mux.toHost(opts.signal);
+  const { flashToStorage } = await import('./flash-step.js');
+  const result = await flashToStorage(image.path, inst.storage, {
+    signal: opts.signal,
+    declared: [inst.storage],
+    interactive: opts.interactive,
+    events: opts.events,
+    board: inst.name,
+  });
+  if (inst.mux) await inst.mux.toBoard(opts.signal);
+  return result;
+}
+
+function consoleExcerpt(inst: BoardInstance, fromMs: number, toMs: number): string {
+  const c = inst.console as { linesBetween?: (a: number, b: number) => { t: number; text: string }[] };
+  const lines = c.linesBetween ? c.linesBetween(fromMs, toMs) : inst.console.lines.filter((l) => l.t >= fromMs && l.t <= toMs);
+  return lines.map((l) => `[${(l.t / 1000).toFixed(3)}] ${l.text}`).join('\n');
+}
+
+interface FinishInput {
+  opts: BoardRunOptions;
+  runId: string;
+  runDir: string;
+  started: Date;
+  steps: StepRecord[];
+  tests: TestResult[];
+  runError: unknown;
+  image: PreparedImage | undefined;
+  instance: BoardInstance | undefined;
+  boot: ConsoleBootSession | undefined;
+  flash: RunSummary['flash'];
+}
+
+async function finish(f: FinishInput): Promise<RunSummary> {
+  const { opts } = f;
+  const verdicts: Verdict[] = f.tests.map((t) => t.verdict);
+  if (f.runError) verdicts.push(verdictOf(f.runError));
+  if (opts.signal.aborted) verdicts.push('interrupted');
+  if (f.tests.length === 0 && !f.runError) verdicts.push('error');
+  const verdict = worst(verdicts);
+  const stages: StageTiming[] = [];
+  let prev = 0;
+  for (const [stage, at] of f.boot?.timings ?? []) {
+    stages.push({ stage, atMs: at, durationMs: at - prev });
+    prev = at;
+  }
+  const finished = new Date();
+  const summary: RunSummary = {
+    schema: 1,
+    runId: f.runId,
+    board: opts.board.name,
+    boardType: opts.board.type.name,
+    host: os.hostname(),
+    startedAt: f.started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - f.started.getTime(),
+    verdict,
+    exitCode: exitCodeFor(verdict),
+    image: { path: f.image?.source ?? opts.image ?? '', sha256: f.image?.sha256, version: f.image?.version, sizeBytes: f.image?.sizeBytes },
+    suites: opts.suites,
+    tests: f.tests,
+    steps: f.steps,
+    stages,
+    bootMs: f.boot?.timings.get('login'),
+    flash: f.flash,
+    findings: (f.instance?.console.findings ?? []).map((x) => ({ severity: x.severity, pattern: x.pattern, line: x.line.text })),
+    reproduce: opts.reproduce,
+    message: f.runError ? errorMessage(f.runError) : undefined,
+  };
+  if (f.instance) {
+    const c = f.instance.console as { saveLog?: (file: string) => Promise<void> };
+    try {
+      if (c.saveLog) await c.saveLog(path.join(f.runDir, 'serial.log'));
+    } catch (err) {
+      opts.events.warn(`cannot write serial.log: ${errorMessage(err)}`);
+    }
+  }
+  await writeRunReports(f.runDir, summary);
+  opts.events.info(`${opts.board.name}: verdict ${verdict}; report in ${f.runDir}`);
+  await stat(f.runDir);
+  return summary;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# npm run setup: installs the Debian packages hw-test needs and builds the default images that the
+# virtual boards boot. Idempotent: it says what it does and skips what is already there.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# Host tools. Kernels and the device OS's own packages (busybox, dropbear, avahi) are NOT installed
+# on the host: os/build.sh downloads and unpacks them into the image.
+PACKAGES=(
+	qemu-system-x86 qemu-system-arm qemu-utils u-boot-qemu # virtual boards
+	grub-pc-bin grub-common u-boot-tools                   # their bootloaders
+	mtools dosfstools e2fsprogs fdisk cpio kmod            # image building without mounting
+	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison
+	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
+	default-jre-headless libxml2-utils                     # Allure HTML, JUnit schema validation
+	chromium                                               # the dashboard's browser test
+)
+
+[[ $(uname -s) == Linux ]] || die "hw-test runs on Linux (this is $(uname -s))"
+if ! command -v apt-get >/dev/null; then
+	die "no apt-get: install by hand the equivalents of: ${PACKAGES[*]}"
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+# armhf packages are downloaded (never installed) for the qemu-armv7 image.
+need_armhf=0
+dpkg --print-foreign-architectures | grep -qx armhf || need_armhf=1
+
+if ((${#missing[@]} > 0 || need_armhf)); then
+	[[ $(id -u) -eq 0 ]] || die "installing ${missing[*]:-the armhf architecture} needs root (run: sudo npm run setup)"
+	if ((need_armhf)); then
+		say "adding the armhf architecture (to download the qemu-armv7 image's packages)"
+		dpkg --add-architecture armhf
+	fi
+	say "apt-get update"
+	# A mirror mid-sync can fail one index (seen: bookworm-security armhf); the install below says
+	# whether what we need is still there.
+	apt-get update -q >/tmp/hw-test-apt-update.log 2>&1 || say "apt-get update reported errors (see /tmp/hw-test-apt-update.log); going on"
+	if ((${#missing[@]} > 0)); then
+		say "installing ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/hw-test-apt-install.log 2>&1 ||
+			die "apt-get install failed (see /tmp/hw-test-apt-install.log)"
+	fi
+else
+	say "Debian packages: all ${#PACKAGES[@]} present"
+fi
+
+[[ -d node_modules ]] || die "node_modules is missing: run npm ci first"
+[[ -f dist/rig/cli/main.js ]] || { say "building the controller"; npm run --silent build; }
+
+# The default images of the virtual boards, cached by the hash of their inputs.
+for arch in x86_64 armv7; do
+	node --enable-source-maps dist/rig/cli/main.js image build --arch "$arch" --variant v1 --quiet-if-cached
+done
+say "ready"
