@@ -1,11 +1,56 @@
+import { flash } from '../flash/index.js';
+import { parse } from './args.js';
 import type { CliCommand } from './io.js';
+import { progressView } from './progress.js';
 
-// Placeholder until this subcommand lands; it refuses clearly instead of pretending to work.
+const USAGE = `Usage:
+  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]
+
+  --image SRC       raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an
+                    http(s) URL (cached under ~/.cache/hw-test/downloads, resumed after a drop)
+  --to DEVICE|FILE  a removable block device, a declared one, or a regular file
+  --bmap FILE       bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)
+  --no-verify       skip the read-back verify
+  --declare DEVICE  allow this non-removable device, as a lab file's mux device does (repeatable)
+
+Refuses mounted, root, swap, too-small and undeclared fixed devices, and bad images, before writing.`;
+
 export const command: CliCommand = {
-  summary: 'flash',
-  usage: 'hw-test flash',
-  main(_argv, io) {
-    io.err('hw-test flash: not implemented yet');
-    return Promise.resolve(2);
+  summary: 'write an image to a device or file, sparse, with read-back verify',
+  usage: USAGE,
+  async main(argv, io) {
+    const { values } = parse('flash', argv, {
+      image: { type: 'string' },
+      to: { type: 'string' },
+      bmap: { type: 'string' },
+      'no-verify': { type: 'boolean' },
+      declare: { type: 'string', multiple: true },
+    });
+    if (!values.image || !values.to) {
+      io.err('hw-test flash: --image and --to are required (see hw-test flash --help)');
+      return 2;
+    }
+    const view = progressView(io, 'flash');
+    let phase = '';
+    const res = await flash(values.image, values.to, {
+      verify: !values['no-verify'],
+      bmap: values.bmap,
+      declared: values.declare ?? [],
+      signal: io.signal,
+      onProgress: (p) => {
+        if (p.phase !== phase) view.done();
+        phase = p.phase;
+        view.update(p);
+      },
+    });
+    view.done();
+    const mb = (res.bytesWritten / 1e6).toFixed(1);
+    io.out(
+      `flashed ${res.source} -> ${res.destination}: ${res.format}, ${res.map} map, ${mb} MB of ` +
+        `${(res.imageSize / 1e6).toFixed(1)} MB written in ${res.writeSeconds.toFixed(1)} s ` +
+        `(${res.mbPerSecond.toFixed(1)} MB/s${res.direct ? ', direct I/O' : ''})` +
+        (res.verified ? `, verified in ${res.verifySeconds.toFixed(1)} s` : ', not verified'),
+    );
+    return 0;
   },
 };

@@ -27,11 +27,24 @@ export interface FlashResult {
   /** Write throughput in MB/s (10^6), for the trends. */
   mbPerSecond: number;
   sha256?: string;
+  /** Detected source format (from magic bytes). */
+  format?: ImageFormat;
+  /** Where the map of written ranges came from: a bmap file, SEEK_DATA holes, or none (all). */
+  map?: 'bmap' | 'holes' | 'full';
+  /** Whether the target was opened with O_DIRECT. */
+  direct?: boolean;
 }
+
+export type ImageFormat = 'raw' | 'gz' | 'xz' | 'zst' | 'bz2' | 'zip';
 
 export interface FlashOptions {
   verify?: boolean;
   bmap?: string;
+  /**
+   * Block devices the lab file declares for this board's mux (by-id paths). A declared device is
+   * allowed even when it is not removable; any other block device must be removable.
+   */
+  declared?: string[];
   signal?: AbortSignal;
   onProgress?: (p: FlashProgress) => void;
 }

@@ -1,0 +1,162 @@
+import { realpath } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { logger } from '../log.js';
+import { throwIfAborted } from '../util/abort.js';
+import { realSpawner, type Spawner } from '../util/spawn.js';
+import { findBmap, mappedBytes, readBmap, type ImageMap } from './bmap.js';
+import { download, isUrl, type DownloadOptions } from './download.js';
+import type { FlashOptions, FlashResult, Flasher } from './flasher.js';
+import { findHoles } from './holes.js';
+import { ProgressMeter } from './progress.js';
+import { checkTarget, REAL_HOST, type HostView, type TargetInfo } from './safety.js';
+import { inspectSource, type ImageSource } from './source.js';
+import { openTarget, type Target } from './target.js';
+import { verifyPieces } from './verify.js';
+import { sourceBytes, writeImage } from './write.js';
+
+export type { FlashOptions, FlashProgress, FlashResult, Flasher, ImageFormat } from './flasher.js';
+export {
+  runTwoStage,
+  type TwoStageBoard,
+  type TwoStageOptions,
+  type TwoStageResult,
+  type CurrentSensor,
+} from './two-stage.js';
+export { DEFAULT_DOWNLOAD_DIR } from './download.js';
+
+const log = logger('flash');
+
+/** What the flasher uses from the host; tests swap in fakes (a bit-flipping target, a fake sysfs). */
+export interface FlashDeps {
+  spawner: Spawner;
+  host: HostView;
+  openTarget: (info: TargetInfo, imageSize: number) => Promise<Target>;
+  now: () => number;
+}
+
+export const REAL_DEPS: FlashDeps = {
+  spawner: realSpawner,
+  host: REAL_HOST,
+  openTarget,
+  now: () => performance.now(),
+};
+
+/** 4 MiB pieces, 4 in flight: large enough for O_DIRECT to stream, small enough to overlap. */
+export const CHUNK_SIZE = 4 << 20;
+export const BUFFERS = 4;
+
+export interface PrepareOptions extends Omit<DownloadOptions, 'signal'> {
+  signal?: AbortSignal;
+}
+
+/** A local path for an image given as a path or an http(s) URL (downloaded into the cache, resumable). */
+export async function prepareSource(pathOrUrl: string, o: PrepareOptions = {}): Promise<string> {
+  if (!isUrl(pathOrUrl)) return pathOrUrl;
+  return (await download(pathOrUrl, o)).path;
+}
+
+async function imageMap(src: ImageSource, opts: FlashOptions, deps: FlashDeps): Promise<ImageMap> {
+  const bmapFile = opts.bmap ?? (await findBmap(src.path));
+  if (bmapFile) {
+    const map = await readBmap(bmapFile);
+    if (src.size !== undefined && src.size !== map.size) {
+      throw new InputError(
+        `${src.path}: the image is ${src.size} bytes but its bmap ${bmapFile} says ${map.size}`,
+        {
+          file: src.path,
+          expected: map.size,
+          actual: src.size,
+        },
+      );
+    }
+    return map;
+  }
+  if (src.size === undefined)
+    throw new InputError(`${src.path}: cannot tell the image's size`, { file: src.path });
+  if (src.format === 'raw') return findHoles(deps.spawner, src.path, opts.signal);
+  return { size: src.size, ranges: src.size > 0 ? [{ start: 0, end: src.size }] : [], kind: 'full' };
+}
+
+async function refuseSelf(source: string, info: TargetInfo): Promise<void> {
+  if (info.kind !== 'file') return;
+  if ((await realpath(source)) === info.device) {
+    throw new InputError(`${info.path}: refusing to write: it is the image itself`, { device: info.path });
+  }
+}
+
+/**
+ * Writes an image (raw, gz, xz, zst, bz2, zip, or an http(s) URL) to a block device or a file:
+ * sparse by its bmap or its holes, direct I/O, read-back verify. Every check on the image and the
+ * target happens before the first byte is written.
+ */
+export async function flash(
+  source: string,
+  destination: string,
+  opts: FlashOptions & { cacheDir?: string } = {},
+  deps: FlashDeps = REAL_DEPS,
+): Promise<FlashResult> {
+  const local = await prepareSource(source, { cacheDir: opts.cacheDir, signal: opts.signal });
+  const src = await inspectSource(deps.spawner, local, opts.signal);
+  const map = await imageMap(src, opts, deps);
+  const info = await checkTarget(destination, map.size, opts.declared, deps.host);
+  await refuseSelf(local, info);
+  throwIfAborted(opts.signal);
+  const verify = opts.verify !== false;
+  const bytes = mappedBytes(map);
+  log('%s (%s, %s map, %d of %d bytes) -> %s', local, src.format, map.kind, bytes, map.size, info.device);
+
+  const target = await deps.openTarget(info, map.size);
+  try {
+    const t0 = deps.now();
+    const writeMeter = new ProgressMeter(
+      'write',
+      src.format === 'raw' ? bytes : map.size,
+      opts.onProgress,
+      deps.now,
+    );
+    const io = { chunkSize: CHUNK_SIZE, buffers: BUFFERS, signal: opts.signal };
+    const pieces = await writeImage(src, map, target, { ...io, hash: verify, meter: writeMeter });
+    await target.sync();
+    writeMeter.finish();
+    const t1 = deps.now();
+    if (verify) {
+      const meter = new ProgressMeter('verify', bytes, opts.onProgress, deps.now);
+      await verifyPieces(target, pieces, { ...io, meter, sourceBytes: (s, l) => sourceBytes(src, s, l) });
+      meter.finish();
+    }
+    const t2 = deps.now();
+    const writeSeconds = (t1 - t0) / 1000;
+    return {
+      source,
+      destination,
+      bytesWritten: bytes,
+      imageSize: map.size,
+      verified: verify,
+      writeSeconds,
+      verifySeconds: (t2 - t1) / 1000,
+      mbPerSecond: writeSeconds > 0 ? bytes / writeSeconds / 1e6 : 0,
+      format: src.format,
+      map: map.kind,
+      direct: target.direct,
+    };
+  } finally {
+    await target.close();
+  }
+}
+
+/** The Flasher interface over `flash`, with the lab's declared devices bound in. */
+export class ImageFlasher implements Flasher {
+  constructor(
+    private readonly declared: string[] = [],
+    private readonly deps: FlashDeps = REAL_DEPS,
+  ) {}
+
+  flash(source: string, destination: string, opts: FlashOptions = {}): Promise<FlashResult> {
+    return flash(
+      source,
+      destination,
+      { ...opts, declared: [...this.declared, ...(opts.declared ?? [])] },
+      this.deps,
+    );
+  }
+}

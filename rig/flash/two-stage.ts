@@ -1,0 +1,113 @@
+import type { Console } from '../console/console.js';
+import { TimeoutError } from '../errors.js';
+import { logger } from '../log.js';
+import type { PowerSwitch } from '../power/power-switch.js';
+import type { SdMux } from '../sdmux/sd-mux.js';
+import { abortPromise, settle } from '../util/abort.js';
+
+const log = logger('flash:two-stage');
+
+/** A power switch that can read the board's current (some PDUs and USB power meters can). */
+export interface CurrentSensor {
+  /** The board's current draw in amperes. */
+  current(signal?: AbortSignal): Promise<number>;
+}
+
+/** The parts of a board instance that the two-stage sequence drives. */
+export interface TwoStageBoard {
+  readonly name: string;
+  readonly power: PowerSwitch & Partial<CurrentSensor>;
+  readonly mux?: SdMux;
+  readonly console: Console;
+}
+
+export interface TwoStageOptions {
+  /** The board type's `markers.flasherDone` (a regex), e.g. `reboot: Power down`. */
+  flasherDone: string;
+  /** How long the flasher may take to write internal storage. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Below this current (A) the board counts as powered down by the flasher (default 0.05). */
+  idleCurrentA?: number;
+  /** The sensor's sampling period: it can only be polled (default 1000 ms). */
+  currentPollMs?: number;
+}
+
+export interface TwoStageResult {
+  /** What told us the flasher was done. */
+  doneBy: 'console' | 'current';
+  flasherMs: number;
+}
+
+async function currentDrops(
+  sensor: CurrentSensor,
+  idle: number,
+  pollMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  // The board must first be seen drawing current, so a slow power-on does not pass as "done".
+  let seenOn = false;
+  for (;;) {
+    const a = await sensor.current(signal);
+    if (a > idle) seenOn = true;
+    else if (seenOn) return;
+    await settle(pollMs, signal);
+  }
+}
+
+/**
+ * Boards that boot a flasher from SD to write their internal storage (intel-nuc, beaglebone-black):
+ * 1. boot the flasher from the card (mux to the board, power on);
+ * 2. wait for it to finish: the console's `flasherDone` line, or the current falling to idle;
+ * 3. power off, move the mux away from the board (off), and power on to boot from internal storage.
+ * The caller has already written the flasher image to the card. The flasher not finishing in time
+ * is the image's fault (`fail`).
+ */
+export async function runTwoStage(board: TwoStageBoard, o: TwoStageOptions): Promise<TwoStageResult> {
+  const started = Date.now();
+  await board.power.off(o.signal);
+  await board.mux?.toBoard(o.signal);
+  board.console.skipPending();
+  await board.power.on(o.signal);
+  log('%s: flasher booting', board.name);
+
+  const stop = new AbortController();
+  const outer = abortPromise(o.signal);
+  const waits: Promise<TwoStageResult['doneBy']>[] = [
+    board.console
+      .expect(new RegExp(o.flasherDone), {
+        timeoutMs: o.timeoutMs,
+        signal: stop.signal,
+        what: `the flasher to finish (${o.flasherDone})`,
+        errorClass: 'fail',
+      })
+      .then(() => 'console' as const),
+  ];
+  if (typeof board.power.current === 'function') {
+    const sensor = board.power as CurrentSensor;
+    waits.push(
+      currentDrops(sensor, o.idleCurrentA ?? 0.05, o.currentPollMs ?? 1000, stop.signal).then(
+        () => 'current' as const,
+      ),
+    );
+  }
+  let doneBy: TwoStageResult['doneBy'];
+  try {
+    doneBy = await Promise.race([...waits, outer.promise]);
+  } catch (err) {
+    if (err instanceof TimeoutError) err.context.board = board.name;
+    throw err;
+  } finally {
+    stop.abort();
+    outer.dispose();
+    for (const w of waits) w.catch(() => {});
+  }
+  const flasherMs = Date.now() - started;
+  log('%s: flasher done (%s) after %d ms', board.name, doneBy, flasherMs);
+
+  await board.power.off(o.signal);
+  await board.mux?.off(o.signal);
+  board.console.skipPending();
+  await board.power.on(o.signal);
+  return { doneBy, flasherMs };
+}
