@@ -6,6 +6,9 @@ import { withDeadline } from '../util/abort.js';
 
 const log = logger('net:dnsmasq');
 
+/** The DNS domain the rig's dnsmasq serves; boards resolve `rig.hwtest` to the rig. */
+export const RIG_DOMAIN = 'hwtest';
+
 export interface DnsmasqConfig {
   /** Interface dnsmasq serves on (the namespace's bridge, or the lab interface). */
   interface: string;

@@ -5,7 +5,9 @@ import type { BoardNetwork, Dut } from '../../suites/fixture.js';
 import { InfraError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
-import { dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from './dnsmasq.js';
+import { RIG_DOMAIN, dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from './dnsmasq.js';
+
+export { RIG_DOMAIN };
 import { Ip } from './ip.js';
 import { waitForLease } from './leases.js';
 import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
@@ -17,8 +19,6 @@ import { createUserNetwork } from './user-network.js';
 
 const log = logger('net:virtual');
 
-/** The DNS domain dnsmasq serves; the board resolves `rig.hwtest` to the rig. */
-export const RIG_DOMAIN = 'hwtest';
 
 export interface VirtualNetworkOptions {
   board: string;
