@@ -60,6 +60,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   /** Connects (waiting for the socket to appear), reads the greeting and negotiates capabilities. */
   static async connect(path: string, opts: QmpConnectOptions): Promise<QmpClient> {
     let gaveUp = false;
+    let lastError = 'the socket never appeared';
     void opts.giveUp?.then(() => (gaveUp = true));
     const client = await withDeadline(
       async (signal) => {
@@ -68,7 +69,8 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
             throw new InfraError(`QMP ${path}: QEMU exited before its monitor answered`, { device: path });
           if (existsSync(path)) {
             const c = await QmpClient.#handshake(path).catch((err: unknown) => {
-              log('connect %s: %s', path, (err as Error).message);
+              lastError = (err as Error).message;
+              log('connect %s: %s', path, lastError);
               return undefined;
             });
             if (c) return c;
@@ -81,7 +83,7 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
         signal: opts.signal,
         errorClass: 'infra',
         message: `QMP ${path}: no answer`,
-        context: () => ({ device: path }),
+        context: () => ({ device: path, actual: lastError }),
       },
     );
     await client.execute('qmp_capabilities');
@@ -97,14 +99,19 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
         const nl = buf.indexOf('\n');
         if (nl < 0) return;
         cleanup();
+        const first = buf.slice(0, nl).trim();
+        let greeting: { QMP?: Record<string, unknown> } | undefined;
         try {
-          const greeting = JSON.parse(buf.slice(0, nl)) as { QMP?: Record<string, unknown> };
-          if (!greeting.QMP) throw new Error(`not a QMP greeting: ${buf.slice(0, nl)}`);
-          resolve(new QmpClient(socket, greeting.QMP, buf.slice(nl + 1), path));
-        } catch (err) {
-          socket.destroy();
-          reject(err as Error);
+          greeting = JSON.parse(first) as { QMP?: Record<string, unknown> };
+        } catch {
+          greeting = undefined;
         }
+        if (!greeting?.QMP) {
+          socket.destroy();
+          reject(new Error(`not a QMP greeting: ${first.slice(0, 80)}`));
+          return;
+        }
+        resolve(new QmpClient(socket, greeting.QMP, buf.slice(nl + 1), path));
       };
       const onError = (err: Error) => {
         cleanup();
