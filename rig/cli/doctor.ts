@@ -1,11 +1,85 @@
+import { loadBoard } from '../catalog/board.js';
+import { loadOsProfile } from '../catalog/os-profile.js';
+import { WIRING_DOCS, findInstance, labPath, loadLab } from '../catalog/lab.js';
+import { InputError } from '../errors.js';
+import type { Spawner } from '../util/spawn.js';
+import type { QemuBoardFactory } from '../rig/virtual-rig.js';
+import type { CheckResult } from '../rig/doctor-checks.js';
+import { parse } from './args.js';
 import type { CliCommand } from './io.js';
 
-// Placeholder until this subcommand lands; it refuses clearly instead of pretending to work.
+const USAGE = `Usage: hw-test doctor --board NAME [--lab FILE]
+
+Checks a board's wiring without flashing anything, one line per check:
+  tool    the programs its drivers run are installed (usbsdmux, sd-mux-ctrl, uhubctl, gpiod, qemu)
+  serial  the serial device exists and opens
+  gpio    the GPIO lines can be claimed
+  power   the power switch answers (a relay is switched off and read back)
+  mux     the mux answers and its block device appears on switching (the board is powered off first)
+
+  --board NAME   a board instance of the lab file, or a board type with one instance there
+  --lab FILE     the lab wiring file (default: $HW_TEST_LAB; see ${WIRING_DOCS})
+
+Exit codes: 0 every check passed, 2 bad input, 3 a check failed.`;
+
+export interface DoctorOptions {
+  board: string;
+  labFile: string;
+  env?: NodeJS.ProcessEnv;
+  spawner?: Spawner;
+  qemuFactory?: QemuBoardFactory;
+  out: (line: string) => void;
+}
+
+/** Runs every check of one board instance, printing a line each; resolves with the results. */
+export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
+  const lab = loadLab(opts.labFile);
+  const inst = findInstance(lab, opts.board);
+  const type = loadBoard(inst.type);
+  const checks = await import('../rig/doctor-checks.js');
+  const { createLabBoard } = await import('../rig/lab-board.js');
+  const print = (r: CheckResult) => opts.out(checks.formatCheck(r));
+
+  opts.out(`doctor ${inst.name} (${inst.type}) from ${lab.file}`);
+  const results = await checks.runChecks(
+    [...checks.toolChecks(inst, type, opts.env), checks.serialCheck(inst, type)],
+    print,
+  );
+  const board = await createLabBoard(lab, inst.name, {
+    os: loadOsProfile(),
+    spawner: opts.spawner,
+    env: opts.env,
+    qemuFactory: opts.qemuFactory,
+  });
+  try {
+    const rigChip = board.virtualRig?.chip;
+    const later = [
+      ...checks.gpioChecks(inst, { spawner: opts.spawner, chipFor: rigChip ? () => rigChip : undefined }),
+      checks.powerCheck(board),
+      ...[checks.muxCheck(board)].filter((c) => c !== undefined),
+    ];
+    results.push(...(await checks.runChecks(later, print)));
+  } finally {
+    await board.release().catch((err: unknown) => opts.out(`FAIL release ${String(err)}`));
+  }
+  return results;
+}
+
 export const command: CliCommand = {
-  summary: 'doctor',
-  usage: 'hw-test doctor',
-  main(_argv, io) {
-    io.err('hw-test doctor: not implemented yet');
-    return Promise.resolve(2);
+  summary: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  usage: USAGE,
+  async main(argv, io) {
+    const { values } = parse('doctor', argv, { board: { type: 'string' }, lab: { type: 'string' } });
+    if (!values.board) throw new InputError('doctor: --board is required (see hw-test doctor --help)');
+    const labFile = labPath(values.lab, io.env);
+    if (!labFile) {
+      throw new InputError(
+        `doctor: no lab file: pass --lab FILE or set HW_TEST_LAB (see ${WIRING_DOCS}; the virtual rig's is boards/labs/virtual.yaml)`,
+      );
+    }
+    const results = await runDoctor({ board: values.board, labFile, env: io.env, out: (l) => io.out(l) });
+    const failed = results.filter((r) => r.status === 'FAIL').length;
+    io.out(failed ? `${failed} check(s) failed` : 'all checks passed');
+    return failed ? 3 : 0;
   },
 };

@@ -24,7 +24,23 @@ export interface SysfsLineIo {
   release(): Promise<void>;
 }
 
+/** The file operations the driver uses; tests wrap them to play the kernel (export, EBUSY). */
+export interface SysfsFs {
+  readFile(p: string): Promise<string>;
+  writeFile(p: string, data: string): Promise<void>;
+  readdir(p: string): Promise<string[]>;
+  access(p: string): Promise<void>;
+}
+
+export const nodeSysfsFs: SysfsFs = {
+  readFile: (p) => fsp.readFile(p, 'utf8'),
+  writeFile: (p, d) => fsp.writeFile(p, d),
+  readdir: (p) => fsp.readdir(p),
+  access: (p) => fsp.access(p),
+};
+
 export interface SysfsOptions {
+  fs?: SysfsFs;
   /** The sysfs GPIO class directory; a temp dir in tests. */
   root?: string;
   /** `fs`: write the files ourselves; `onoff`: the onoff library (only on the real /sys path). */
@@ -33,18 +49,21 @@ export interface SysfsOptions {
   exportTimeoutMs?: number;
 }
 
-async function readTrim(file: string): Promise<string> {
-  return (await fsp.readFile(file, 'utf8')).trim();
+async function readTrim(fs: SysfsFs, file: string): Promise<string> {
+  return (await fs.readFile(file)).trim();
 }
 
 /**
  * Lists the sysfs chips. Their directory is named after the *base* number, which is not the
  * character device's index: newer Raspberry Pi kernels number from 512 (gpiochip512 = gpiochip0).
  */
-export async function listSysfsChips(root = SYSFS_GPIO_ROOT): Promise<SysfsChipInfo[]> {
+export async function listSysfsChips(
+  root = SYSFS_GPIO_ROOT,
+  fs: SysfsFs = nodeSysfsFs,
+): Promise<SysfsChipInfo[]> {
   let names: string[];
   try {
-    names = await fsp.readdir(root);
+    names = await fs.readdir(root);
   } catch (err) {
     throw new InfraError(
       `${root}: no sysfs GPIO interface (${(err as NodeJS.ErrnoException).code}); use driver libgpiod`,
@@ -58,9 +77,9 @@ export async function listSysfsChips(root = SYSFS_GPIO_ROOT): Promise<SysfsChipI
     const dir = path.join(root, n);
     chips.push({
       dir,
-      base: Number(await readTrim(path.join(dir, 'base'))),
-      ngpio: Number(await readTrim(path.join(dir, 'ngpio'))),
-      label: await readTrim(path.join(dir, 'label')),
+      base: Number(await readTrim(fs, path.join(dir, 'base'))),
+      ngpio: Number(await readTrim(fs, path.join(dir, 'ngpio'))),
+      label: await readTrim(fs, path.join(dir, 'label')),
     });
   }
   return chips;
@@ -70,18 +89,22 @@ export async function listSysfsChips(root = SYSFS_GPIO_ROOT): Promise<SysfsChipI
  * Finds a chip by its label (`pinctrl-bcm2711`, the stable name), by its sysfs directory name, or
  * by its character-device name (`gpiochip0`, found under the sysfs chip's `device/`).
  */
-export async function resolveSysfsChip(chip: string, root = SYSFS_GPIO_ROOT): Promise<SysfsChipInfo> {
-  const chips = await listSysfsChips(root);
+export async function resolveSysfsChip(
+  chip: string,
+  root = SYSFS_GPIO_ROOT,
+  fs: SysfsFs = nodeSysfsFs,
+): Promise<SysfsChipInfo> {
+  const chips = await listSysfsChips(root, fs);
   const byLabel = chips.find((c) => c.label === chip);
   if (byLabel) return byLabel;
   for (const c of chips) {
     if (path.basename(c.dir) === chip) {
       // gpiochip0 is also the char device name of the chip at base 512: prefer the char device meaning.
-      const viaDevice = await findByDeviceName(chips, chip);
+      const viaDevice = await findByDeviceName(fs, chips, chip);
       return viaDevice ?? c;
     }
   }
-  const viaDevice = await findByDeviceName(chips, chip);
+  const viaDevice = await findByDeviceName(fs, chips, chip);
   if (viaDevice) return viaDevice;
   const known = chips.map((c) => `${path.basename(c.dir)} (label ${c.label}, base ${c.base})`).join(', ');
   throw new InfraError(`GPIO chip "${chip}" not found under ${root}; chips are: ${known || 'none'}`, {
@@ -89,10 +112,14 @@ export async function resolveSysfsChip(chip: string, root = SYSFS_GPIO_ROOT): Pr
   });
 }
 
-async function findByDeviceName(chips: SysfsChipInfo[], name: string): Promise<SysfsChipInfo | undefined> {
+async function findByDeviceName(
+  fs: SysfsFs,
+  chips: SysfsChipInfo[],
+  name: string,
+): Promise<SysfsChipInfo | undefined> {
   for (const c of chips) {
     try {
-      await fsp.access(path.join(c.dir, 'device', name));
+      await fs.access(path.join(c.dir, 'device', name));
       return c;
     } catch {
       // not this one
@@ -122,17 +149,18 @@ export async function openFsLine(
   gpio: number,
   direction: 'in' | 'out',
   initial: Level | undefined,
-  opts: { exportTimeoutMs?: number; what: string },
+  opts: { exportTimeoutMs?: number; what: string; fs?: SysfsFs },
 ): Promise<SysfsLineIo> {
+  const fs = opts.fs ?? nodeSysfsFs;
   const dir = path.join(root, `gpio${gpio}`);
   const ctx = { device: opts.what, gpio };
   let exportedHere = false;
   try {
-    await fsp.access(dir);
+    await fs.access(dir);
     log('%s already exported (a previous run left it)', dir);
   } catch {
     try {
-      await fsp.writeFile(path.join(root, 'export'), String(gpio));
+      await fs.writeFile(path.join(root, 'export'), String(gpio));
       exportedHere = true;
     } catch (err) {
       throw mapErrno(err, `${opts.what}: cannot export GPIO ${gpio}`, ctx);
@@ -143,7 +171,7 @@ export async function openFsLine(
   for (;;) {
     try {
       // `high`/`low` set the direction and the level at once: a relay never glitches on claim.
-      await fsp.writeFile(path.join(dir, 'direction'), directionValue);
+      await fs.writeFile(path.join(dir, 'direction'), directionValue);
       break;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -152,7 +180,7 @@ export async function openFsLine(
         await settle(20);
         continue;
       }
-      if (exportedHere) await fsp.writeFile(path.join(root, 'unexport'), String(gpio)).catch(() => {});
+      if (exportedHere) await fs.writeFile(path.join(root, 'unexport'), String(gpio)).catch(() => {});
       throw mapErrno(err, `${opts.what}: cannot set direction of GPIO ${gpio}`, ctx);
     }
   }
@@ -160,20 +188,20 @@ export async function openFsLine(
   return {
     async write(value) {
       try {
-        await fsp.writeFile(valueFile, String(value));
+        await fs.writeFile(valueFile, String(value));
       } catch (err) {
         throw mapErrno(err, `${opts.what}: cannot write GPIO ${gpio}`, ctx);
       }
     },
     async read() {
       try {
-        return (await readTrim(valueFile)) === '1' ? 1 : 0;
+        return (await readTrim(fs, valueFile)) === '1' ? 1 : 0;
       } catch (err) {
         throw mapErrno(err, `${opts.what}: cannot read GPIO ${gpio}`, ctx);
       }
     },
     async release() {
-      await fsp.writeFile(path.join(root, 'unexport'), String(gpio)).catch((err: unknown) => {
+      await fs.writeFile(path.join(root, 'unexport'), String(gpio)).catch((err: unknown) => {
         log('unexport %d: %s', gpio, String(err));
       });
     },
@@ -237,7 +265,7 @@ export class SysfsGpioChip implements GpioChip {
 
   /** The global sysfs number of a line: the chip's base plus the offset. */
   async lineNumber(offset: number): Promise<{ gpio: number; info: SysfsChipInfo }> {
-    const info = await resolveSysfsChip(this.name, this.#root);
+    const info = await resolveSysfsChip(this.name, this.#root, this.opts.fs);
     if (!Number.isInteger(offset) || offset < 0 || offset >= info.ngpio) {
       throw new InfraError(
         `GPIO chip ${this.name} (${info.label}): line ${offset} out of range 0..${info.ngpio - 1}`,
@@ -260,6 +288,7 @@ export class SysfsGpioChip implements GpioChip {
         : await openFsLine(this.#root, gpio, direction, initial, {
             exportTimeoutMs: this.opts.exportTimeoutMs,
             what,
+            fs: this.opts.fs,
           });
     let released = false;
     return {

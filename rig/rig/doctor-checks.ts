@@ -1,0 +1,238 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { BoardType } from '../catalog/board.js';
+import { QEMU_SERIAL, type LabInstance } from '../catalog/lab.js';
+import { errorMessage } from '../errors.js';
+import type { GpioChip, Level } from '../gpio/gpio.js';
+import { openGpioChip } from '../gpio/open.js';
+import type { Spawner } from '../util/spawn.js';
+import type { LabBoard } from './lab-board.js';
+
+/** One line of `hw-test doctor`: what was checked, and how it went. */
+export interface CheckResult {
+  status: 'ok' | 'FAIL' | 'skip';
+  /** serial, gpio, power, mux, tool */
+  kind: string;
+  /** What was checked, e.g. `/dev/serial/by-id/... opens`; for a failure, the reason. */
+  text: string;
+}
+
+export interface Check {
+  kind: string;
+  /** Names the part, e.g. `usbsdmux /dev/sg2`. */
+  subject: string;
+  /** Resolves with the ok text, or `{ skip }`; throws with the reason of a failure. */
+  run(): Promise<string | { skip: string }>;
+}
+
+export function formatCheck(r: CheckResult): string {
+  return `${r.status.padEnd(4)} ${r.kind} ${r.text}`;
+}
+
+export async function runChecks(checks: Check[], onResult: (r: CheckResult) => void): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const c of checks) {
+    let r: CheckResult;
+    try {
+      const v = await c.run();
+      r =
+        typeof v === 'string'
+          ? { status: 'ok', kind: c.kind, text: `${c.subject} ${v}` }
+          : { status: 'skip', kind: c.kind, text: `${c.subject}: ${v.skip}` };
+    } catch (err) {
+      r = {
+        status: 'FAIL',
+        kind: c.kind,
+        text: `${c.subject}: ${errorMessage(err).replace(/\s*\n\s*/g, ' ')}`,
+      };
+    }
+    results.push(r);
+    onResult(r);
+  }
+  return results;
+}
+
+/** Looks a program up on PATH without running it (a missing tool must not need a spawn to show). */
+export async function findOnPath(
+  tool: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  if (tool.includes('/')) return (await isExecutable(tool)) ? tool : undefined;
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const p = path.join(dir, tool);
+    if (await isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p, 1 /* X_OK */);
+    return (await fsp.stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const PACKAGES: Record<string, string> = {
+  usbsdmux: 'apt-get install usbsdmux',
+  'sd-mux-ctrl': 'build it from git.tizen.org tools/testlab/sd-mux',
+  uhubctl: 'apt-get install uhubctl',
+  gpioget: 'apt-get install gpiod',
+  gpioset: 'apt-get install gpiod',
+};
+
+/** The external programs this instance's drivers run. */
+export function toolsFor(inst: LabInstance, type: BoardType): string[] {
+  const tools: string[] = [];
+  const p = inst.power;
+  if (p.driver === 'uhubctl') tools.push('uhubctl');
+  if (p.driver === 'command') tools.push(p.on[0], p.off[0], ...(p.state ? [p.state[0]] : []));
+  if (p.driver === 'gpio-relay' && p.gpio === 'libgpiod') tools.push('gpioget', 'gpioset');
+  const m = inst.mux;
+  if (m?.driver === 'usbsdmux') tools.push('usbsdmux');
+  if (m?.driver === 'sdwire') tools.push('sd-mux-ctrl');
+  if (m?.driver === 'gpio-mux' && m.gpio === 'libgpiod') tools.push('gpioget', 'gpioset');
+  if (type.qemu) tools.push(type.qemu.binary);
+  return [...new Set(tools)];
+}
+
+export function toolChecks(inst: LabInstance, type: BoardType, env?: NodeJS.ProcessEnv): Check[] {
+  return toolsFor(inst, type).map((tool) => ({
+    kind: 'tool',
+    subject: tool,
+    async run() {
+      const found = await findOnPath(tool, env);
+      if (!found) throw new Error(`not installed${PACKAGES[tool] ? ` (${PACKAGES[tool]})` : ''}`);
+      return `installed (${found})`;
+    },
+  }));
+}
+
+/** Opens the UART through serialport at the board's baud rate, then closes it. */
+export async function openSerialOnce(device: string, baudRate: number): Promise<void> {
+  try {
+    await fsp.stat(device);
+  } catch (err) {
+    throw new Error(
+      `no such device (${(err as NodeJS.ErrnoException).code}); check the USB cable and the by-id name (ls /dev/serial/by-id)`,
+    );
+  }
+  const { SerialPort } = await import('serialport');
+  await new Promise<void>((resolve, reject) => {
+    const port = new SerialPort({ path: device, baudRate, autoOpen: false });
+    port.open((err) => {
+      if (err) return reject(new Error(`exists but does not open: ${err.message}`));
+      port.close(() => resolve());
+    });
+  });
+}
+
+export function serialCheck(inst: LabInstance, type: BoardType): Check {
+  const device = inst.serial.device;
+  const baud = inst.serial.baud ?? type.serial.baud;
+  if (device === QEMU_SERIAL) {
+    return {
+      kind: 'serial',
+      subject: 'qemu pty',
+      run: () => Promise.resolve('allocated by QEMU at each power on'),
+    };
+  }
+  return {
+    kind: 'serial',
+    subject: device,
+    async run() {
+      await openSerialOnce(device, baud);
+      return `opens at ${baud} baud`;
+    },
+  };
+}
+
+/** Each GPIO line of the instance, claimed at a harmless level (relay off, mux on the board side). */
+export function gpioChecks(
+  inst: LabInstance,
+  opts: { spawner?: Spawner; chipFor?: (name: string) => GpioChip },
+): Check[] {
+  const lines: {
+    chip: string;
+    driver?: 'sysfs' | 'libgpiod' | 'sim';
+    line: number;
+    level: Level;
+    role: string;
+  }[] = [];
+  const p = inst.power;
+  if (p.driver === 'gpio-relay' || p.driver === 'sim-gpio-relay') {
+    const chip = p.driver === 'gpio-relay' ? p.chip : (p.chip ?? 'sim-gpiochip0');
+    const driver = p.driver === 'gpio-relay' ? p.gpio : 'sim';
+    lines.push({ chip, driver, line: p.line, level: p.activeLow ? 1 : 0, role: 'relay' });
+  }
+  const m = inst.mux;
+  if (m?.driver === 'gpio-mux' || m?.driver === 'virtual-mux') {
+    const chip = m.driver === 'gpio-mux' ? m.chip : (m.chip ?? 'sim-gpiochip0');
+    const driver = m.driver === 'gpio-mux' ? m.gpio : 'sim';
+    const host = m.hostLevel ?? 1;
+    lines.push({ chip, driver, line: m.select, level: host === 1 ? 0 : 1, role: 'mux select' });
+    if (m.driver === 'gpio-mux' && m.cardPower) {
+      lines.push({
+        chip,
+        driver,
+        line: m.cardPower.line,
+        level: m.cardPower.activeLow ? 0 : 1,
+        role: 'card power',
+      });
+    }
+  }
+  return lines.map((l) => ({
+    kind: 'gpio',
+    subject: `${l.chip} line ${l.line} (${l.role})`,
+    async run() {
+      const chip = opts.chipFor?.(l.chip) ?? openGpioChip({ driver: l.driver, chip: l.chip }, opts);
+      const line = await chip.claim(l.line, 'out', l.level);
+      await line.release();
+      return 'can be claimed';
+    },
+  }));
+}
+
+/** The power switch answers: a relay is switched off and read back; a hub port or PDU is queried. */
+export function powerCheck(board: LabBoard): Check {
+  const p = board.instance.power;
+  const subject =
+    p.driver === 'uhubctl' ? `uhubctl ${p.location} port ${p.port}` : `${p.driver} ${board.power.name}`;
+  return {
+    kind: 'power',
+    subject,
+    async run() {
+      if (p.driver === 'command' && !p.state)
+        return { skip: 'no state command in the lab file; not switched by doctor' };
+      if (p.driver === 'uhubctl' || p.driver === 'command') return `answers (${await board.power.state()})`;
+      await board.power.off();
+      const s = await board.power.state();
+      if (s !== 'off') throw new Error(`switched off but reads ${s}`);
+      return 'answers (switched off, reads off)';
+    },
+  };
+}
+
+/** The mux answers, and its block device appears on the host side and goes away again. */
+export function muxCheck(board: LabBoard): Check | undefined {
+  const mux = board.mux;
+  const m = board.instance.mux;
+  if (!mux || !m) return undefined;
+  const subject =
+    m.driver === 'usbsdmux'
+      ? `usbsdmux ${m.sg}`
+      : m.driver === 'sdwire'
+        ? `sdwire ${m.serial}`
+        : `${m.driver} ${mux.name}`;
+  return {
+    kind: 'mux',
+    subject,
+    async run() {
+      const before = await mux.state();
+      await mux.toHost();
+      await mux.toBoard();
+      return `answers (was ${before}); ${mux.hostDevice} appeared on the host side and went away`;
+    },
+  };
+}
