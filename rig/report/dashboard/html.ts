@@ -19,7 +19,7 @@ const SYMBOL: Record<CellVerdict, string> = {
   pass: '✔',
   fail: '✘',
   error: '⚠',
-  infra: '⛭',
+  infra: '◆',
   interrupted: '■',
   skipped: '⊘',
   'not-run': '–',
@@ -51,7 +51,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#111827;background:#f9
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
 .meta{color:#6b7280;margin-bottom:16px}
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #e5e7eb;padding:6px 10px;text-align:left;vertical-align:top}
-th{background:#f3f4f6}
+th{background:#f3f4f6;white-space:nowrap}
 td.cell{text-align:center;font-weight:600;min-width:90px}td.cell a{color:inherit;text-decoration:none;display:block}
 .v-pass{background:#dcfce7;color:#166534}.v-fail{background:#fee2e2;color:#991b1b}
 .v-error{background:#fef3c7;color:#92400e}.v-infra{background:#e0e7ff;color:#3730a3}

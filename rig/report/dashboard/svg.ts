@@ -1,7 +1,7 @@
 import { esc } from './escape.js';
 import type { Trend } from './model.js';
 
-const W = 420;
+const W = 380;
 const H = 150;
 const PAD = { left: 44, right: 12, top: 12, bottom: 26 };
 const COLORS = ['#2563eb', '#d97706', '#059669', '#9333ea', '#dc2626', '#0891b2'];
