@@ -1,106 +1,43 @@
-#!/bin/bash
-# Assembles the armv7 (qemu -M virt + U-Boot) disk image of the reference OS:
-# MBR, boot FAT (boot.scr + U-Boot variables), rootA, rootB, extended, state,
-# data, as os/README.md lays out.  No root, loop device or mount: mkfs.ext4 -d,
-# mkfs.vfat + mcopy, sfdisk on the file, dd conv=sparse.
+#!/usr/bin/env bash
+# armv7 disk image: qemu -M virt boots Debian's U-Boot (u-boot-qemu, qemu_arm) as
+# -bios; its distro boot finds boot.scr on the first (bootable, FAT) partition.
+# Called by os/build.sh (see its header for the IMG_* variables); the partitions
+# come from os/lib/disk.sh.  No root, loop device or mount.
 #
-#   image-armv7.sh --out FILE --root-a DIR|EXT4 [--root-b DIR|EXT4]
-#                  [--variant NAME] [--boot-files DIR]
-#
-# A root given as a directory must hold /boot/vmlinuz and /boot/initrd.img (the
-# armmp kernel and an initramfs such as os/armv7/mkinitramfs.sh makes).  Without
-# --root-b, slot B gets a copy of slot A, so that a fallback always has a kernel.
-# --boot-files: extra files copied to the root of the boot partition.
+# The bootloader variables live on the boot partition as two CRC-protected copies
+# (uboot.env, uboot2.env; os/armv7/overlay/usr/lib/hw-test/bootenv-uboot explains
+# the format), not in the virt machine's second pflash bank: the disk image is
+# the board's SD card, so flashing it must reset the whole boot state, and the
+# QEMU driver then needs no per-board flash file.
 set -euo pipefail
+OS_DIR=${OS_DIR:-$(cd "$(dirname "$0")" && pwd)}
+# shellcheck source=lib/disk.sh
+. "$OS_DIR/lib/disk.sh"
+: "${IMG_OUT:?} ${IMG_ROOTA:?} ${IMG_STATE:?} ${IMG_DATA:?} ${IMG_BOOT_DIR:?} ${IMG_WORK:?}"
+command -v mkimage >/dev/null || { echo "image-armv7: mkimage missing (install u-boot-tools)" >&2; exit 1; }
 
-here=$(cd "$(dirname "$0")" && pwd)
-out= root_a= root_b= variant=v1 boot_files=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--out) out=$2; shift 2 ;;
-	--root-a) root_a=$2; shift 2 ;;
-	--root-b) root_b=$2; shift 2 ;;
-	--variant) variant=$2; shift 2 ;;
-	--boot-files) boot_files=$2; shift 2 ;;
-	*) echo "image-armv7.sh: unknown option $1" >&2; exit 2 ;;
-	esac
-done
-[ -n "$out" ] && [ -n "$root_a" ] || { echo "usage: $0 --out FILE --root-a DIR|EXT4 [--root-b DIR|EXT4] [--variant NAME] [--boot-files DIR]" >&2; exit 2; }
-[ -n "$root_b" ] || root_b=$root_a
+work=$IMG_WORK/armv7
+rm -rf "$work" && mkdir -p "$work/boot"
+cp -a "$IMG_BOOT_DIR/." "$work/boot/"
 
-# Sizes in 512-byte sectors; README's table.  Each logical partition is
-# preceded by its EBR, so leave 1 MiB before each to keep 1 MiB alignment.
-MiB=2048
-boot_start=$((1 * MiB)) boot_size=$((32 * MiB))
-a_start=$((boot_start + boot_size)) a_size=$((96 * MiB))
-b_start=$((a_start + a_size)) b_size=$((96 * MiB))
-ext_start=$((b_start + b_size))
-state_start=$((ext_start + 1 * MiB)) state_size=$((16 * MiB))
-data_start=$((state_start + state_size + 1 * MiB)) data_size=$((32 * MiB))
-total=$((data_start + data_size))
-ext_size=$((total - ext_start))
+# loglevel=6 keeps driver chatter off the serial line (the Linux version banner,
+# oopses and panics still print); panic=5 turns a panic into a reset, which boot
+# counting sees.  Same as the x86_64 image.
+args="loglevel=6 panic=5 ${IMG_KERNEL_ARGS:-}"
+fallback=1
+[[ ${IMG_NO_FALLBACK:-0} == 1 ]] && fallback=0
+sed -e "s|@KERNEL_ARGS@|$args|" -e "s|@FALLBACK@|$fallback|" "$OS_DIR/armv7/boot.cmd" >"$work/boot.cmd"
+if grep -q @ "$work/boot.cmd"; then
+	echo "image-armv7: unfilled placeholder in boot.cmd" >&2
+	exit 1
+fi
+mkimage -A arm -O linux -T script -C none -n "hw-test ${IMG_VARIANT:-}" -d "$work/boot.cmd" "$work/boot/boot.scr" >/dev/null ||
+	{ echo "image-armv7: mkimage failed" >&2; exit 1; }
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The Linux backend doubles as the host tool that writes the initial copies.
+BOOTENV_DIR=$work/boot sh "$OS_DIR/armv7/overlay/usr/lib/hw-test/bootenv-uboot" set \
+	active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0 ||
+	{ echo "image-armv7: writing the U-Boot environment failed" >&2; exit 1; }
 
-# Fixed UUIDs/timestamps are not needed for booting; keep mkfs defaults but
-# quiet.  U-Boot 2023.01 reads ext4 with metadata_csum/64bit fine; orphan_file
-# is unknown to older e2fsck in the guest, so leave it out when mke2fs has it.
-ext4_opts=()
-if grep -q orphan_file /etc/mke2fs.conf 2>/dev/null; then ext4_opts+=(-O ^orphan_file); fi
-
-mkext4() { # name label sectors [dir]
-	local img=$work/$1.ext4
-	if [ -n "${4:-}" ] && [ -f "$4" ]; then
-		cp --sparse=always "$4" "$img"
-		[ "$(stat -c %s "$img")" -le $(($3 * 512)) ] || { echo "image-armv7.sh: $4 larger than its partition" >&2; exit 1; }
-		return
-	fi
-	rm -f "$img"
-	mkfs.ext4 -q -F -L "$2" "${ext4_opts[@]}" ${4:+-d "$4"} "$img" $(($3 / 2))k >/dev/null
-}
-
-mkext4 rootA rootA "$a_size" "$root_a"
-mkext4 rootB rootB "$b_size" "$root_b"
-mkext4 state state "$state_size"
-mkext4 data data "$data_size"
-
-# Boot partition.
-mkdir -p "$work/bootfs"
-sed_expr='s/^setenv hwt_fallback 1$/setenv hwt_fallback 1/'
-[ "$variant" = no-fallback ] && sed_expr='s/^setenv hwt_fallback 1$/setenv hwt_fallback 0/'
-sed "$sed_expr" "$here/armv7/boot.cmd" >"$work/boot.cmd"
-grep -q "^setenv hwt_fallback [01]$" "$work/boot.cmd" || { echo "image-armv7.sh: boot.cmd lost its fallback switch" >&2; exit 1; }
-mkimage -A arm -O linux -T script -C none -n "hw-test boot ($variant)" -d "$work/boot.cmd" "$work/bootfs/boot.scr" >/dev/null
-BOOTENV_DIR=$work/bootfs sh "$here/armv7/bootenv-uboot" set \
-	active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0
-mkdir -p "$work/bootfs/hw-test"
-if [ -n "$boot_files" ]; then cp -r "$boot_files"/. "$work/bootfs/"; fi
-
-rm -f "$work/boot.vfat"
-mkfs.vfat -C -n BOOT "$work/boot.vfat" $((boot_size / 2)) >/dev/null
-# -s: directories recursively; -m: keep mtimes.  (-b, batch mode, fails with
-# "size too big" on some file sizes in mtools 4.0.33.)
-mcopy -i "$work/boot.vfat" -s -m "$work/bootfs"/* ::/
-
-# Disk: sfdisk on the plain file; type 0e = FAT16 LBA, bootable so U-Boot's
-# distro boot (`part list -bootable`) scans it first.
-rm -f "$out"
-truncate -s $((total * 512)) "$out"
-sfdisk -q --no-reread --no-tell-kernel "$out" <<EOT
-label: dos
-unit: sectors
-start=$boot_start, size=$boot_size, type=e, bootable
-start=$a_start, size=$a_size, type=83
-start=$b_start, size=$b_size, type=83
-start=$ext_start, size=$ext_size, type=5
-start=$state_start, size=$state_size, type=83
-start=$data_start, size=$data_size, type=83
-EOT
-
-put() { dd if="$1" of="$out" bs=512 seek="$2" conv=notrunc,sparse status=none; }
-put "$work/boot.vfat" "$boot_start"
-put "$work/rootA.ext4" "$a_start"
-put "$work/rootB.ext4" "$b_start"
-put "$work/state.ext4" "$state_start"
-put "$work/data.ext4" "$data_start"
+disk_fat "$work/boot.vfat" "$work/boot"
+disk_assemble "$IMG_OUT" "$work/boot.vfat" "$IMG_ROOTA" "${IMG_ROOTB:-}" "$IMG_STATE" "$IMG_DATA"
