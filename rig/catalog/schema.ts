@@ -29,7 +29,7 @@ function validator(schemaFile: string): ValidateFunction {
   if (!v) {
     // Loaded lazily: `hw-test --help` must not pay for a schema compiler.
     const Ajv = require('ajv') as typeof import('ajv').default;
-    ajv ??= new Ajv({ allErrors: false, useDefaults: true, strict: false, formats: { regex: isRegex } });
+    ajv ??= new Ajv({ allErrors: true, useDefaults: true, strict: false, formats: { regex: isRegex } });
     v = ajv.compile(JSON.parse(readFileSync(path.join(SCHEMA_DIR, schemaFile), 'utf8')) as object);
     validators.set(schemaFile, v);
   }
@@ -82,7 +82,7 @@ export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(`${file}: cannot read ${what} file (${code ?? String(err)})`, { file });
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = e.linePos?.[0].line;
@@ -91,7 +91,10 @@ export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
   const data: unknown = doc.toJS();
   const validate = validator(schemaFile);
   if (!validate(data)) {
-    const { field, expected } = describe(validate.errors![0]!);
+    // A misspelt key also makes its correct name "missing": naming the unknown key says more.
+    const errors = validate.errors!;
+    const first = errors.find((e) => e.keyword === 'additionalProperties') ?? errors.find((e) => e.keyword !== 'if') ?? errors[0]!;
+    const { field, expected } = describe(first);
     throw new InputError(`${file}: ${field} ${expected}`, { file, field });
   }
   return data as T;

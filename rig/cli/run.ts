@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
@@ -54,6 +55,9 @@ async function main(argv: string[], io: CliIo): Promise<number> {
       throw new InputError(`--grep ${values.grep}: not a valid regular expression`);
     }
   }
+  if (values.image && !/^https?:\/\//.test(values.image) && !existsSync(values.image)) {
+    throw new InputError(`--image ${values.image}: no such file`, { file: values.image });
+  }
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const suites = values.suite.split(',').map((s) => s.trim()).filter(Boolean);
@@ -91,7 +95,10 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   };
   await Promise.all(Array.from({ length: Math.min(parallel, boards.length) }, worker));
   printSummary(summaries, path.resolve(values.reports), io);
-  return exitCodeFor(worst(summaries.map((s) => s.verdict)));
+  const verdict = worst(summaries.map((s) => s.verdict));
+  // Bad input found mid-run (a corrupt image) is still bad input: exit 2, unless interrupted.
+  if (verdict !== 'interrupted' && summaries.some((s) => s.exitCode === 2)) return 2;
+  return exitCodeFor(verdict);
 }
 
 function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {

@@ -76,7 +76,7 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   const sshKey = generateRunKey(`hw-test ${o.board.name}`);
   if (o.os.configure && o.os.configure.method !== 'none') {
     const { configureImage } = await import('../image/configure.js');
-    await configureImage(raw.path, { hostname, sshPublicKey: sshKey.publicKey }, o.os);
+    await configureImage(raw.path, { hostname, sshKey: sshKey.publicKey }, o.os);
   }
   return {
     source,

@@ -7,7 +7,7 @@ import { failurePatterns } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { ConsoleBootSession } from '../board/boot-session.js';
 import type { BoardInstance } from '../board/board.js';
-import { InterruptedError, errorMessage, exitCodeFor, verdictOf, worst, type Verdict } from '../errors.js';
+import { InterruptedError, classOf, errorMessage, exitCodeFor, verdictOf, worst, type Verdict } from '../errors.js';
 import { logger } from '../log.js';
 import type { RunSummary, StageTiming, StepRecord, TestResult } from '../report/model.js';
 import { createRunDir, newRunId, writeRunReports } from '../report/summary.js';
@@ -222,7 +222,7 @@ async function finish(f: FinishInput): Promise<RunSummary> {
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - f.started.getTime(),
     verdict,
-    exitCode: exitCodeFor(verdict),
+    exitCode: classOf(f.runError) === 'input' && verdict !== 'interrupted' ? 2 : exitCodeFor(verdict),
     image: { path: f.image?.source ?? opts.image ?? '', sha256: f.image?.sha256, version: f.image?.version, sizeBytes: f.image?.sizeBytes },
     suites: opts.suites,
     tests: f.tests,
