@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PowerState } from '../../rig/power/power-switch.js';
+import type { Console } from '../../rig/console/console.js';
+import { VIRTUAL_LAB } from '../../rig/catalog/lab.js';
+import { command, runDoctor } from '../../rig/cli/doctor.js';
+import type { CliIo } from '../../rig/cli/io.js';
+import type { QemuBoardFactory } from '../../rig/rig/virtual-rig.js';
+
+/** A QEMU stand-in: the doctor never powers the board on, so no QEMU is needed to check the wiring. */
+const fakeQemu: QemuBoardFactory = () => {
+  let state: PowerState = 'off';
+  return Promise.resolve({
+    power: {
+      name: 'fake-qemu',
+      on: () => ((state = 'on'), Promise.resolve()),
+      off: () => ((state = 'off'), Promise.resolve()),
+      cycle: () => Promise.resolve(),
+      state: () => Promise.resolve(state),
+      close: () => Promise.resolve(),
+    },
+    console: {} as Console,
+    running: () => state === 'on',
+    release: () => Promise.resolve(),
+  });
+};
+
+describe('hw-test doctor', () => {
+  let dir: string;
+  const env = () => ({ ...process.env, HW_TEST_CACHE: dir });
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-doctor-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('passes on the virtual rig: one ok line per check', async () => {
+    const lines: string[] = [];
+    const results = await runDoctor({
+      board: 'qemu-x86-64',
+      labFile: VIRTUAL_LAB,
+      env: env(),
+      qemuFactory: fakeQemu,
+      out: (l) => lines.push(l),
+    });
+    expect(results.map((r) => `${r.status} ${r.kind}`)).to.deep.equal([
+      'ok tool',
+      'ok serial',
+      'ok gpio',
+      'ok gpio',
+      'ok power',
+      'ok mux',
+    ]);
+    expect(lines[0]).to.equal(`doctor qemu-x86-64-rig (qemu-x86-64) from ${VIRTUAL_LAB}`);
+    expect(lines).to.include('ok   power sim-gpio-relay qemu-x86-64-rig answers (switched off, reads off)');
+    expect(lines.find((l) => l.startsWith('ok   mux'))).to.match(/appeared on the host side and went away$/);
+  });
+
+  it('fails with a clear line when the serial path is wrong, and exits 3', async () => {
+    const lab = path.join(dir, 'lab.yaml');
+    writeFileSync(
+      lab,
+      readFileSync(path.join(path.dirname(VIRTUAL_LAB), 'example-odroid-rpi.yaml'), 'utf8').replace(
+        /usb-FTDI_FT232R_USB_UART_A10K5VXY-if00-port0/,
+        'usb-FTDI_WRONG-if00-port0',
+      ),
+    );
+    const lines: string[] = [];
+    const results = await runDoctor({
+      board: 'odroid-xu4-1',
+      labFile: lab,
+      env: env(),
+      out: (l) => lines.push(l),
+    });
+    expect(lines).to.include(
+      'FAIL serial /dev/serial/by-id/usb-FTDI_WRONG-if00-port0: no such device (ENOENT); check the USB cable and the by-id name (ls /dev/serial/by-id)',
+    );
+    expect(results.filter((r) => r.status === 'FAIL').map((r) => r.kind)).to.include.members([
+      'serial',
+      'tool',
+      'mux',
+    ]);
+    const out: string[] = [];
+    const io: CliIo = {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      interactive: false,
+      env: env(),
+      signal: new AbortController().signal,
+    };
+    expect(await command.main(['--board', 'odroid-xu4-1', '--lab', lab], io)).to.equal(3);
+    expect(out.at(-1)).to.match(/^\d+ check\(s\) failed$/);
+  });
+
+  it('a board the lab file does not wire is bad input (exit 2 through the CLI) naming the file and the docs', async () => {
+    const io: CliIo = {
+      out: () => {},
+      err: () => {},
+      interactive: false,
+      env: {},
+      signal: new AbortController().signal,
+    };
+    const err = await command
+      .main(['--board', 'odroid-xu4', '--lab', VIRTUAL_LAB], io)
+      .catch((e: unknown) => e);
+    expect(err).to.have.property('class', 'input');
+    expect((err as Error).message).to.match(
+      /virtual\.yaml: no board "odroid-xu4" is wired on this host .*see docs\/wiring\.md$/,
+    );
+    const noLab = await command.main(['--board', 'odroid-xu4'], io).catch((e: unknown) => e);
+    expect((noLab as Error).message).to.match(/no lab file: pass --lab FILE or set HW_TEST_LAB/);
+  });
+});
