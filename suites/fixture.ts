@@ -59,6 +59,10 @@ export interface BoardNetwork {
   browseSsh(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ name: string; host: string; port: number; addresses: string[] }[]>;
   /** Opens SSH to the board with the run's key; host keys are accepted per run, never saved. */
   connect(opts: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut>;
+  /** Waits for the board's DHCP lease in the rig's DHCP server (absent when the rig runs none). */
+  waitForLease?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ mac: string; address: string; hostname?: string }>;
+  /** A name the board resolves through the DHCP-provided DNS, and the address it must get. */
+  readonly rigName?: { name: string; address: string };
 }
 
 export interface SuiteContext {
@@ -70,6 +74,8 @@ export interface SuiteContext {
   readonly boot: BootSession;
   /** Present when the run set a network up for the board. */
   readonly network?: BoardNetwork;
+  /** The rig's WiFi access point for this run, when the lab file gives the board one (wifi suite). */
+  readonly wifi?: { ssid: string; subnet: string; rigAddress: string; iface?: string };
   /** The hostname configured into the image for this run. */
   readonly hostname: string;
   /** Update bundles and other artefacts the run prepared, by name (e.g. `update:v2`). */

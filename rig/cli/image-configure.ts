@@ -22,7 +22,8 @@ export function readSshKeyOption(file: string): string {
   if (!existsSync(file)) throw new InputError(`--ssh-key ${file}: no such file`, { file, field: 'ssh-key' });
   const text = readFileSync(file, 'utf8');
   if (/PRIVATE KEY/.test(text)) {
-    if (existsSync(`${file}.pub`)) return parsePublicKeyLine(readFileSync(`${file}.pub`, 'utf8'), `${file}.pub`);
+    if (existsSync(`${file}.pub`))
+      return parsePublicKeyLine(readFileSync(`${file}.pub`, 'utf8'), `${file}.pub`);
     return loadPrivateKey(file).publicKey;
   }
   return parsePublicKeyLine(text, file);
@@ -32,12 +33,19 @@ function readPsk(file: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new InputError(`--wifi-psk-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
+    throw new InputError(
+      `--wifi-psk-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { file },
+    );
   }
 }
 
 /** `hw-test image configure ...`: called by the `hw-test image` dispatcher with the arguments after `configure`. */
-export async function configureMain(argv: string[], io: CliIo, opts: { spawner?: Spawner } = {}): Promise<number> {
+export async function configureMain(
+  argv: string[],
+  io: CliIo,
+  opts: { spawner?: Spawner } = {},
+): Promise<number> {
   try {
     const { values, positionals } = parse(
       'image configure',
@@ -59,12 +67,18 @@ export async function configureMain(argv: string[], io: CliIo, opts: { spawner?:
       return 0;
     }
     if (positionals.length !== 1) {
-      throw new InputError(`image configure: give exactly one IMAGE (got ${positionals.length}); see hw-test image configure --help`);
+      throw new InputError(
+        `image configure: give exactly one IMAGE (got ${positionals.length}); see hw-test image configure --help`,
+      );
     }
-    const image = positionals[0]!;
+    const image = positionals[0];
     if (!existsSync(image)) throw new InputError(`${image}: no such image file`, { file: image });
-    if (values['wifi-psk'] && values['wifi-psk-file']) throw new InputError('image configure: give --wifi-psk or --wifi-psk-file, not both', { field: 'wifi-psk' });
-    const psk = values['wifi-psk'] ?? (values['wifi-psk-file'] ? readPsk(values['wifi-psk-file']) : undefined);
+    if (values['wifi-psk'] && values['wifi-psk-file'])
+      throw new InputError('image configure: give --wifi-psk or --wifi-psk-file, not both', {
+        field: 'wifi-psk',
+      });
+    const psk =
+      values['wifi-psk'] ?? (values['wifi-psk-file'] ? readPsk(values['wifi-psk-file']) : undefined);
     registerSecret(psk);
     const cfg: ImageConfig = {
       hostname: values.hostname,
@@ -74,7 +88,9 @@ export async function configureMain(argv: string[], io: CliIo, opts: { spawner?:
       devMode: values['dev-mode'],
     };
     if (Object.values(cfg).every((v) => v === undefined)) {
-      throw new InputError('image configure: nothing to write; give --hostname, --ssh-key, --wifi-ssid/--wifi-psk or --dev-mode');
+      throw new InputError(
+        'image configure: nothing to write; give --hostname, --ssh-key, --wifi-ssid/--wifi-psk or --dev-mode',
+      );
     }
     const os = loadOsProfile(values.os);
     const written = await configureImage(image, cfg, os, opts);

@@ -29,7 +29,10 @@ export interface ConfiguredFile {
 /** RFC 1123 host label, as the board's DHCP client and avahi will announce it. */
 export function validateHostname(h: string): void {
   if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(h)) {
-    throw new InputError(`hostname "${h}": use 1 to 63 letters, digits and inner hyphens (it becomes ${h}.local)`, { field: 'hostname' });
+    throw new InputError(
+      `hostname "${h}": use 1 to 63 letters, digits and inner hyphens (it becomes ${h}.local)`,
+      { field: 'hostname' },
+    );
   }
 }
 
@@ -38,29 +41,51 @@ function render(template: string, values: Record<string, string>): string {
 }
 
 /** The files to write and their content, per the OS profile's `configure` block. */
-export function configFiles(cfg: ImageConfig, os: OsProfile): { item: ConfiguredFile['item']; path: string; content: string }[] {
+export function configFiles(
+  cfg: ImageConfig,
+  os: OsProfile,
+): { item: ConfiguredFile['item']; path: string; content: string }[] {
   const c = os.configure;
   if (!c || c.method === 'none') {
-    throw new InputError(`${os.file}: OS profile "${os.name}" has no way to configure an image (configure.method is ${c?.method ?? 'missing'})`, { file: os.file, field: 'configure' });
+    throw new InputError(
+      `${os.file}: OS profile "${os.name}" has no way to configure an image (configure.method is ${c?.method ?? 'missing'})`,
+      { file: os.file, field: 'configure' },
+    );
   }
   const files = c.files ?? {};
   const out: { item: ConfiguredFile['item']; path: string; content: string }[] = [];
   const need = (item: ConfiguredFile['item']): string => {
     const p = files[item];
-    if (!p) throw new InputError(`${os.file}: configure.files.${item} is not set, so this OS cannot take --${item}`, { file: os.file, field: `configure.files.${item}` });
+    if (!p)
+      throw new InputError(
+        `${os.file}: configure.files.${item} is not set, so this OS cannot take --${item}`,
+        { file: os.file, field: `configure.files.${item}` },
+      );
     return p;
   };
   if (cfg.hostname !== undefined) {
     validateHostname(cfg.hostname);
     out.push({ item: 'hostname', path: need('hostname'), content: `${cfg.hostname}\n` });
   }
-  if (cfg.sshKey !== undefined) out.push({ item: 'authorizedKeys', path: need('authorizedKeys'), content: `${cfg.sshKey.trim()}\n` });
+  if (cfg.sshKey !== undefined)
+    out.push({ item: 'authorizedKeys', path: need('authorizedKeys'), content: `${cfg.sshKey.trim()}\n` });
   if (cfg.wifiSsid !== undefined || cfg.wifiPsk !== undefined) {
-    if (cfg.wifiSsid === undefined || cfg.wifiPsk === undefined) throw new InputError('WiFi needs both --wifi-ssid and --wifi-psk', { field: cfg.wifiSsid === undefined ? 'wifi-ssid' : 'wifi-psk' });
+    if (cfg.wifiSsid === undefined || cfg.wifiPsk === undefined)
+      throw new InputError('WiFi needs both --wifi-ssid and --wifi-psk', {
+        field: cfg.wifiSsid === undefined ? 'wifi-ssid' : 'wifi-psk',
+      });
     registerSecret(cfg.wifiPsk);
     validateWifiCredentials({ ssid: cfg.wifiSsid, passphrase: cfg.wifiPsk }, 'image configure');
-    if (!c.wifiTemplate) throw new InputError(`${os.file}: configure.wifiTemplate is not set`, { file: os.file, field: 'configure.wifiTemplate' });
-    out.push({ item: 'wifi', path: need('wifi'), content: render(c.wifiTemplate, { ssid: cfg.wifiSsid, psk: cfg.wifiPsk }) });
+    if (!c.wifiTemplate)
+      throw new InputError(`${os.file}: configure.wifiTemplate is not set`, {
+        file: os.file,
+        field: 'configure.wifiTemplate',
+      });
+    out.push({
+      item: 'wifi',
+      path: need('wifi'),
+      content: render(c.wifiTemplate, { ssid: cfg.wifiSsid, psk: cfg.wifiPsk }),
+    });
   }
   if (cfg.devMode) out.push({ item: 'devMode', path: need('devMode'), content: '1\n' });
   return out;
@@ -71,7 +96,12 @@ export function configFiles(cfg: ImageConfig, os: OsProfile): { item: Configured
  * partition (the OS profile's `configure` block says which file holds what), with mtools at the
  * partition's byte offset: no mount, no root. Returns the files written.
  */
-export async function configureImage(image: string, cfg: ImageConfig, os: OsProfile, opts: { spawner?: Spawner } = {}): Promise<ConfiguredFile[]> {
+export async function configureImage(
+  image: string,
+  cfg: ImageConfig,
+  os: OsProfile,
+  opts: { spawner?: Spawner } = {},
+): Promise<ConfiguredFile[]> {
   const files = configFiles(cfg, os);
   if (files.length === 0) return [];
   const partition = os.configure?.partition ?? 1;

@@ -23,14 +23,15 @@ const FAT_TYPES = new Set([0x01, 0x04, 0x06, 0x0b, 0x0c, 0x0e, 0xef]);
 function readSector(fd: number, lba: number, file: string): Buffer {
   const buf = Buffer.alloc(SECTOR);
   const n = readSync(fd, buf, 0, SECTOR, lba * SECTOR);
-  if (n !== SECTOR) throw new InputError(`${file}: too short to hold a partition table at sector ${lba}`, { file });
+  if (n !== SECTOR)
+    throw new InputError(`${file}: too short to hold a partition table at sector ${lba}`, { file });
   return buf;
 }
 
 function entries(sector: Buffer): { type: number; start: number; sectors: number }[] {
   return [0, 1, 2, 3].map((i) => {
     const o = 446 + i * 16;
-    return { type: sector[o + 4]!, start: sector.readUInt32LE(o + 8), sectors: sector.readUInt32LE(o + 12) };
+    return { type: sector[o + 4], start: sector.readUInt32LE(o + 8), sectors: sector.readUInt32LE(o + 12) };
   });
 }
 
@@ -40,16 +41,32 @@ export function readMbr(file: string): MbrPartition[] {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new InputError(`${file}: cannot open the image (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
+    throw new InputError(
+      `${file}: cannot open the image (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { file },
+    );
   }
   try {
     const mbr = readSector(fd, 0, file);
-    if (mbr.readUInt16LE(510) !== 0xaa55) throw new InputError(`${file}: no MBR partition table (no 0x55AA signature): is it a disk image?`, { file });
+    if (mbr.readUInt16LE(510) !== 0xaa55)
+      throw new InputError(`${file}: no MBR partition table (no 0x55AA signature): is it a disk image?`, {
+        file,
+      });
     const primary = entries(mbr);
-    if (primary.some((e) => e.type === 0xee)) throw new InputError(`${file}: a GPT disk; image configuration reads MBR partition tables only`, { file });
+    if (primary.some((e) => e.type === 0xee))
+      throw new InputError(`${file}: a GPT disk; image configuration reads MBR partition tables only`, {
+        file,
+      });
     const out: MbrPartition[] = [];
     primary.forEach((e, i) => {
-      if (e.type !== 0) out.push({ number: i + 1, type: e.type, startLba: e.start, sectors: e.sectors, offset: e.start * SECTOR });
+      if (e.type !== 0)
+        out.push({
+          number: i + 1,
+          type: e.type,
+          startLba: e.start,
+          sectors: e.sectors,
+          offset: e.start * SECTOR,
+        });
     });
     const ext = primary.find((e) => EXTENDED.has(e.type));
     // Logical partitions: a chain of EBRs, each relative to the extended partition's start.
@@ -58,7 +75,13 @@ export function readMbr(file: string): MbrPartition[] {
       const [logical, next] = entries(readSector(fd, ebrLba, file));
       if (!logical || logical.type === 0) break;
       const start = ebrLba + logical.start;
-      out.push({ number: n, type: logical.type, startLba: start, sectors: logical.sectors, offset: start * SECTOR });
+      out.push({
+        number: n,
+        type: logical.type,
+        startLba: start,
+        sectors: logical.sectors,
+        offset: start * SECTOR,
+      });
       ebrLba = next && next.type !== 0 ? ext.start + next.start : undefined;
     }
     return out;
@@ -71,9 +94,16 @@ export function readMbr(file: string): MbrPartition[] {
 export function fatPartitionOffset(file: string, n: number): number {
   const parts = readMbr(file);
   const p = parts.find((x) => x.number === n);
-  if (!p) throw new InputError(`${file}: no partition ${n} (has ${parts.map((x) => x.number).join(', ') || 'none'})`, { file, field: 'partition' });
+  if (!p)
+    throw new InputError(
+      `${file}: no partition ${n} (has ${parts.map((x) => x.number).join(', ') || 'none'})`,
+      { file, field: 'partition' },
+    );
   if (!FAT_TYPES.has(p.type)) {
-    throw new InputError(`${file}: partition ${n} is type 0x${p.type.toString(16).padStart(2, '0')}, not FAT: check configure.partition in the OS profile`, { file, field: 'partition' });
+    throw new InputError(
+      `${file}: partition ${n} is type 0x${p.type.toString(16).padStart(2, '0')}, not FAT: check configure.partition in the OS profile`,
+      { file, field: 'partition' },
+    );
   }
   return p.offset;
 }
@@ -94,7 +124,10 @@ export class FatImage {
   }
 
   private run(tool: string, args: string[]): Promise<RunResult> {
-    return runChecked(this.spawner, tool, ['-i', this.target, ...args], { env: MTOOLS_ENV, timeoutMs: 30_000 });
+    return runChecked(this.spawner, tool, ['-i', this.target, ...args], {
+      env: MTOOLS_ENV,
+      timeoutMs: 30_000,
+    });
   }
 
   /** Creates `dir` and its parents (`a/b`), leaving existing ones alone. */
@@ -103,12 +136,20 @@ export class FatImage {
     for (let i = 1; i <= parts.length; i++) {
       const d = `::/${parts.slice(0, i).join('/')}`;
       // mmd on an existing name asks on the terminal what to do: look first.
-      const exists = await this.spawner.run('mdir', ['-b', '-i', this.target, d], { env: MTOOLS_ENV, timeoutMs: 30_000 });
+      const exists = await this.spawner.run('mdir', ['-b', '-i', this.target, d], {
+        env: MTOOLS_ENV,
+        timeoutMs: 30_000,
+      });
       if (exists.code === 0) continue;
-      const res = await this.spawner.run('mmd', ['-i', this.target, d], { env: MTOOLS_ENV, timeoutMs: 30_000 });
+      const res = await this.spawner.run('mmd', ['-i', this.target, d], {
+        env: MTOOLS_ENV,
+        timeoutMs: 30_000,
+      });
       if (res.code !== 0) {
         const why = `${res.stderr}${res.stdout}`.trim() || `mmd exit ${res.code}`;
-        throw new InputError(`${this.image}: cannot create ${d} in the boot partition: ${why}`, { file: this.image });
+        throw new InputError(`${this.image}: cannot create ${d} in the boot partition: ${why}`, {
+          file: this.image,
+        });
       }
     }
   }

@@ -73,8 +73,13 @@ export function parseLeases(text: string): Lease[] {
   return text
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 4 && /^\d+$/.test(f[0]!))
-    .map((f) => ({ expires: Number(f[0]), mac: f[1]!.toLowerCase(), address: f[2]!, hostname: f[3] === '*' ? undefined : f[3] }));
+    .filter((f) => f.length >= 4 && /^\d+$/.test(f[0]))
+    .map((f) => ({
+      expires: Number(f[0]),
+      mac: f[1].toLowerCase(),
+      address: f[2],
+      hostname: f[3] === '*' ? undefined : f[3],
+    }));
 }
 
 export function readLeaseFile(file: string): string {
@@ -97,8 +102,14 @@ export async function startDnsmasq(opts: {
   timeoutMs?: number;
   signal?: AbortSignal;
 }): Promise<ProcessHandle> {
-  const argv = [...opts.wrapper, 'dnsmasq', '--keep-in-foreground', '--log-facility=-', `--conf-file=${opts.confFile}`];
-  const proc = opts.spawner.start(argv[0]!, argv.slice(1));
+  const argv = [
+    ...opts.wrapper,
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--log-facility=-',
+    `--conf-file=${opts.confFile}`,
+  ];
+  const proc = opts.spawner.start(argv[0], argv.slice(1));
   const out = createWriteStream(opts.logFile, { flags: 'a' });
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {
@@ -111,9 +122,12 @@ export async function startDnsmasq(opts: {
     proc.stdout?.on('data', onData);
     void proc.exited.then(({ code, signal }) =>
       reject(
-        new InfraError(`dnsmasq exited early (${code ?? signal}): ${seen.trim().split('\n').slice(-3).join(' | ')}`, {
-          command: proc.command,
-        }),
+        new InfraError(
+          `dnsmasq exited early (${code ?? signal}): ${seen.trim().split('\n').slice(-3).join(' | ')}`,
+          {
+            command: proc.command,
+          },
+        ),
       ),
     );
   });

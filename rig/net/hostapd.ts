@@ -28,10 +28,16 @@ export function generateWifiCredentials(board: string): WifiCredentials {
 export function validateWifiCredentials(c: WifiCredentials, where = 'WiFi'): void {
   const ssidBytes = Buffer.byteLength(c.ssid, 'utf8');
   if (ssidBytes < 1 || ssidBytes > 32 || /["\n\r\0]/.test(c.ssid)) {
-    throw new InputError(`${where}: SSID must be 1 to 32 bytes without quotes or newlines (got ${ssidBytes} bytes)`, { field: 'ssid' });
+    throw new InputError(
+      `${where}: SSID must be 1 to 32 bytes without quotes or newlines (got ${ssidBytes} bytes)`,
+      { field: 'ssid' },
+    );
   }
   if (!/^[\x20-\x7e]{8,63}$/.test(c.passphrase) || c.passphrase.includes('"')) {
-    throw new InputError(`${where}: the WPA passphrase must be 8 to 63 printable ASCII characters without quotes`, { field: 'psk' });
+    throw new InputError(
+      `${where}: the WPA passphrase must be 8 to 63 printable ASCII characters without quotes`,
+      { field: 'psk' },
+    );
   }
 }
 
@@ -84,13 +90,24 @@ export interface WifiApOptions {
 }
 
 /** The files a WiFi AP needs: hostapd.conf and the dnsmasq configuration serving its subnet. */
-export function wifiApFiles(o: WifiApOptions): { subnet: SubnetPlan; hostapd: string; dnsmasq: string; leaseFile: string } {
+export function wifiApFiles(o: WifiApOptions): {
+  subnet: SubnetPlan;
+  hostapd: string;
+  dnsmasq: string;
+  leaseFile: string;
+} {
   const subnet = planSubnet(o.subnetBase ?? '10.214', o.subnetIndex);
   const leaseFile = path.join(o.dir, 'wifi.leases');
   return {
     subnet,
     leaseFile,
-    hostapd: hostapdConf({ ...o.credentials, interface: o.interface, channel: o.channel, countryCode: o.countryCode, ctrlDir: path.join(o.dir, 'hostapd') }),
+    hostapd: hostapdConf({
+      ...o.credentials,
+      interface: o.interface,
+      channel: o.channel,
+      countryCode: o.countryCode,
+      ctrlDir: path.join(o.dir, 'hostapd'),
+    }),
     // The rig's own address on the AP: it is the gateway, DNS server and the name `rig.hwtest`.
     dnsmasq: dnsmasqConf({
       interface: o.interface,
@@ -111,7 +128,9 @@ export function wifiApFiles(o: WifiApOptions): { subnet: SubnetPlan; hostapd: st
  * The rig's access point on real hardware: address on the AP interface, hostapd (WPA2-PSK), and
  * dnsmasq for DHCP and DNS. Waits for hostapd's `AP-ENABLED`.
  */
-export async function startWifiAp(o: WifiApOptions): Promise<{ subnet: SubnetPlan; leaseFile: string; stop(): Promise<void> }> {
+export async function startWifiAp(
+  o: WifiApOptions,
+): Promise<{ subnet: SubnetPlan; leaseFile: string; stop(): Promise<void> }> {
   const spawner = o.spawner ?? realSpawner;
   const files = wifiApFiles(o);
   mkdirSync(o.dir, { recursive: true });
@@ -120,7 +139,9 @@ export async function startWifiAp(o: WifiApOptions): Promise<{ subnet: SubnetPla
   writeFileSync(hostapdFile, files.hostapd, { mode: 0o600 });
   writeFileSync(dnsmasqFile, files.dnsmasq);
   writeFileSync(files.leaseFile, '');
-  await runChecked(spawner, 'ip', ['addr', 'replace', `${files.subnet.gateway}/24`, 'dev', o.interface], { signal: o.signal });
+  await runChecked(spawner, 'ip', ['addr', 'replace', `${files.subnet.gateway}/24`, 'dev', o.interface], {
+    signal: o.signal,
+  });
   await runChecked(spawner, 'ip', ['link', 'set', o.interface, 'up'], { signal: o.signal });
   const hostapd = spawner.start('hostapd', [hostapdFile]);
   let seen = '';
@@ -133,11 +154,30 @@ export async function startWifiAp(o: WifiApOptions): Promise<{ subnet: SubnetPla
             seen += b.toString('utf8');
             if (/AP-ENABLED/.test(seen)) resolve();
           });
-          void hostapd.exited.then(({ code }) => reject(new InfraError(`hostapd on ${o.interface} exited (${code}): ${seen.trim().split('\n').slice(-3).join(' | ')}`, { device: o.interface })));
+          void hostapd.exited.then(({ code }) =>
+            reject(
+              new InfraError(
+                `hostapd on ${o.interface} exited (${code}): ${seen.trim().split('\n').slice(-3).join(' | ')}`,
+                { device: o.interface },
+              ),
+            ),
+          );
         }),
-      { timeoutMs: 20_000, signal: o.signal, errorClass: 'infra', message: `hostapd on ${o.interface}: no AP-ENABLED`, context: () => ({ device: o.interface, seen: seen.split('\n').slice(-5) }) },
+      {
+        timeoutMs: 20_000,
+        signal: o.signal,
+        errorClass: 'infra',
+        message: `hostapd on ${o.interface}: no AP-ENABLED`,
+        context: () => ({ device: o.interface, seen: seen.split('\n').slice(-5) }),
+      },
     );
-    dnsmasq = await startDnsmasq({ spawner, wrapper: [], confFile: dnsmasqFile, logFile: path.join(o.dir, 'wifi-dnsmasq.log'), signal: o.signal });
+    dnsmasq = await startDnsmasq({
+      spawner,
+      wrapper: [],
+      confFile: dnsmasqFile,
+      logFile: path.join(o.dir, 'wifi-dnsmasq.log'),
+      signal: o.signal,
+    });
   } catch (err) {
     await hostapd.stop(2000);
     throw err;

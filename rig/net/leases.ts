@@ -34,14 +34,22 @@ export async function waitForLease(
         signal: opts.signal,
         errorClass: 'fail',
         message: 'no DHCP lease',
-        context: () => ({ board: opts.board, file: leaseFile, seen: readLeaseFile(leaseFile).trim().split('\n') }),
+        context: () => ({
+          board: opts.board,
+          file: leaseFile,
+          seen: readLeaseFile(leaseFile).trim().split('\n'),
+        }),
       },
     );
   } catch (err) {
     if (!(err instanceof TimeoutError)) throw err;
     // Quote the lease file as it is when the wait ran out.
     const content = readLeaseFile(leaseFile).trim() || '(empty)';
-    throw new TimeoutError('fail', `no DHCP lease${mac ? ` for ${mac}` : ''} in ${opts.timeoutMs} ms; lease file ${leaseFile}: ${content}`, err.context);
+    throw new TimeoutError(
+      'fail',
+      `no DHCP lease${mac ? ` for ${mac}` : ''} in ${opts.timeoutMs} ms; lease file ${leaseFile}: ${content}`,
+      err.context,
+    );
   } finally {
     watcher.close();
   }

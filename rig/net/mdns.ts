@@ -31,7 +31,10 @@ export interface SshInstance {
 }
 
 interface MdnsSocket {
-  on(event: 'response', cb: (packet: { answers?: Answer[]; additionals?: Answer[] }, rinfo: { address: string }) => void): void;
+  on(
+    event: 'response',
+    cb: (packet: { answers?: Answer[]; additionals?: Answer[] }, rinfo: { address: string }) => void,
+  ): void;
   on(event: 'warning' | 'error', cb: (err: Error) => void): void;
   query(q: { questions: { name: string; type: string }[] }): void;
 }
@@ -49,9 +52,12 @@ interface Answer {
  */
 function open(scope: MdnsScope): { bonjour: Bonjour; mdns: MdnsSocket; seen: SeenAnswer[]; errors: Error[] } {
   const errors: Error[] = [];
-  const bonjour = new Bonjour({ interface: scope.interfaceAddress, bind: MDNS_GROUP } as never, (err: Error) => {
-    errors.push(err);
-  });
+  const bonjour = new Bonjour(
+    { interface: scope.interfaceAddress, bind: MDNS_GROUP } as never,
+    (err: Error) => {
+      errors.push(err);
+    },
+  );
   const mdns = (bonjour as unknown as { server: { mdns: MdnsSocket } }).server.mdns;
   const seen: SeenAnswer[] = [];
   mdns.on('error', (err) => errors.push(err));
@@ -68,7 +74,7 @@ function open(scope: MdnsScope): { bonjour: Bonjour; mdns: MdnsSocket; seen: See
 /** A timeout's message is built when it fires, so it quotes every answer seen until then. */
 function explain(err: unknown, what: string, seen: readonly SeenAnswer[], errors: readonly Error[]): unknown {
   if (!(err instanceof TimeoutError)) return err;
-  const socket = errors.length ? ` (socket: ${errors[0]!.message})` : '';
+  const socket = errors.length ? ` (socket: ${errors[0].message})` : '';
   return new TimeoutError('fail', `${what}: ${quoteAnswers(seen)}${socket}`, err.context);
 }
 
@@ -106,7 +112,9 @@ export async function resolveMdns(
             );
             if (hit) resolve(String(hit.data));
           });
-          mdns.on('error', (err) => reject(new InfraError(`mDNS socket on ${scope.interfaceAddress}: ${err.message}`)));
+          mdns.on('error', (err) =>
+            reject(new InfraError(`mDNS socket on ${scope.interfaceAddress}: ${err.message}`)),
+          );
           // Queries are repeated with a back-off (RFC 6762 5.2): a first one may leave before the link is up.
           let delay = 500;
           const ask = () => {
@@ -124,7 +132,12 @@ export async function resolveMdns(
       },
     );
   } catch (err) {
-    throw explain(err, `${name} did not resolve over mDNS on ${scope.interfaceAddress} in ${opts.timeoutMs} ms`, seen, errors);
+    throw explain(
+      err,
+      `${name} did not resolve over mDNS on ${scope.interfaceAddress} in ${opts.timeoutMs} ms`,
+      seen,
+      errors,
+    );
   } finally {
     clearTimeout(timer);
     await close(bonjour);
@@ -150,14 +163,21 @@ export async function browseSsh(
         new Promise<SshInstance[]>((resolve) => {
           const check = () => {
             const hit = [...found.values()].some(
-              (i) => (!wanted || i.host.toLowerCase().replace(/\.local\.?$/, '') === wanted) && i.addresses.length > 0,
+              (i) =>
+                (!wanted || i.host.toLowerCase().replace(/\.local\.?$/, '') === wanted) &&
+                i.addresses.length > 0,
             );
             if (hit) resolve([...found.values()]);
           };
           const onUp = (s: Service) => {
             const from = s.referer?.address ?? '';
             if (from && !inScope(scope, from)) return;
-            const inst = { name: s.name, host: s.host, port: s.port, addresses: (s.addresses ?? []).filter((a) => a.includes('.')) };
+            const inst = {
+              name: s.name,
+              host: s.host,
+              port: s.port,
+              addresses: (s.addresses ?? []).filter((a) => a.includes('.')),
+            };
             found.set(`${s.name}@${s.host}`, inst);
             check();
           };
@@ -177,7 +197,10 @@ export async function browseSsh(
             for (const a of [...(packet.answers ?? []), ...(packet.additionals ?? [])]) {
               if (a.type !== 'A') continue;
               for (const inst of found.values()) {
-                if (inst.host.toLowerCase() === a.name.toLowerCase() && !inst.addresses.includes(String(a.data))) {
+                if (
+                  inst.host.toLowerCase() === a.name.toLowerCase() &&
+                  !inst.addresses.includes(String(a.data))
+                ) {
                   inst.addresses.push(String(a.data));
                 }
               }

@@ -24,7 +24,8 @@ export function generateRunKey(comment = 'hw-test run key'): SshKey {
 export function registerKey(privateKey: string): void {
   registerSecret(privateKey);
   registerSecret(privateKey.trim());
-  for (const line of privateKey.split('\n')) if (!line.startsWith('-----') && line.trim().length >= 16) registerSecret(line.trim());
+  for (const line of privateKey.split('\n'))
+    if (!line.startsWith('-----') && line.trim().length >= 16) registerSecret(line.trim());
 }
 
 /** Reads a private key file (its `.pub` beside it is not needed: the public half is derived). */
@@ -33,12 +34,16 @@ export function loadPrivateKey(file: string): SshKey {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InputError(`${file}: cannot read the SSH key (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
+    throw new InputError(
+      `${file}: cannot read the SSH key (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { file },
+    );
   }
   const parsed = utils.parseKey(text);
-  if (parsed instanceof Error) throw new InputError(`${file}: not a private key ssh2 can use: ${parsed.message}`, { file });
+  if (parsed instanceof Error)
+    throw new InputError(`${file}: not a private key ssh2 can use: ${parsed.message}`, { file });
   registerKey(text);
-  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+  const key = parsed;
   return { privateKey: text, publicKey: `${key.type} ${key.getPublicSSH().toString('base64')}` };
 }
 
@@ -48,10 +53,15 @@ export function parsePublicKeyLine(text: string, file: string): string {
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l && !l.startsWith('#'));
-  if (!line) throw new InputError(`${file}: empty, expected an OpenSSH public key line (ssh-ed25519 AAAA...)`, { file });
+  if (!line)
+    throw new InputError(`${file}: empty, expected an OpenSSH public key line (ssh-ed25519 AAAA...)`, {
+      file,
+    });
   const parsed = utils.parseKey(line);
-  if (parsed instanceof Error) throw new InputError(`${file}: not an OpenSSH public key: ${parsed.message}`, { file });
-  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
-  if (key.isPrivateKey()) throw new InputError(`${file}: a private key; give the public one (${file}.pub)`, { file });
+  if (parsed instanceof Error)
+    throw new InputError(`${file}: not an OpenSSH public key: ${parsed.message}`, { file });
+  const key = parsed;
+  if (key.isPrivateKey())
+    throw new InputError(`${file}: a private key; give the public one (${file}.pub)`, { file });
   return line;
 }

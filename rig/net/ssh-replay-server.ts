@@ -43,7 +43,7 @@ export interface ReplaySshServer {
 export async function startReplaySshServer(opts: ReplaySshOptions): Promise<ReplaySshServer> {
   const allowed = utils.parseKey(opts.authorizedKey);
   if (allowed instanceof Error) throw allowed;
-  const key = Array.isArray(allowed) ? allowed[0]! : allowed;
+  const key = allowed;
   const hostKey = opts.hostKey ?? utils.generateKeyPairSync('ed25519').private;
   const commands: string[] = [];
   const files = new Map<string, Buffer>();
@@ -56,8 +56,10 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
     stream.once('end', () => {
       const stdin = Buffer.concat(chunks);
       const cat = /^cat > '([^']+)'$/.exec(command);
-      if (cat) files.set(cat[1]!, stdin);
-      const r = cat ? { code: 0 } : (opts.reply(command, stdin) ?? { stderr: `sh: ${command.split(' ')[0]}: not found\n`, code: 127 });
+      if (cat) files.set(cat[1], stdin);
+      const r = cat
+        ? { code: 0 }
+        : (opts.reply(command, stdin) ?? { stderr: `sh: ${command.split(' ')[0]}: not found\n`, code: 127 });
       if (r.stdout) stream.write(r.stdout);
       if (r.stderr) stream.stderr.write(r.stderr);
       stream.exit(r.code ?? 0);
@@ -101,7 +103,9 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
             f.parts.push({ offset, data: Buffer.from(data) });
             sftp.status(reqid, STATUS_CODE.OK);
           });
-          sftp.on('FSTAT', (reqid) => sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 }));
+          sftp.on('FSTAT', (reqid) =>
+            sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 }),
+          );
           sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
           sftp.on('CLOSE', (reqid, handle) => {
             const f = open.get(handle.toString('hex'));

@@ -94,7 +94,10 @@ function retryable(err: unknown): boolean {
  * Connects with the run's key, retrying (the board's sshd may not be up yet) until `timeoutMs`;
  * the failure quotes the last error seen.
  */
-export async function sshConnect(target: SshTarget, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<SshDut> {
+export async function sshConnect(
+  target: SshTarget,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<SshDut> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: unknown;
   let attempts = 0;
@@ -103,7 +106,10 @@ export async function sshConnect(target: SshTarget, opts: { timeoutMs: number; s
     attempts++;
     const abort = abortPromise(opts.signal);
     try {
-      const client = await Promise.race([connectOnce(target, Math.min(deadline - Date.now(), 20_000)), abort.promise]);
+      const client = await Promise.race([
+        connectOnce(target, Math.min(deadline - Date.now(), 20_000)),
+        abort.promise,
+      ]);
       log('ssh %s@%s ready after %d attempt(s)', target.username, hostId(target), attempts);
       return new SshDut(client, target);
     } catch (err) {
@@ -117,10 +123,14 @@ export async function sshConnect(target: SshTarget, opts: { timeoutMs: number; s
     const wait = Math.min(1000, deadline - Date.now());
     if (wait > 0) await settle(wait, opts.signal);
   }
-  throw new TimeoutError('fail', `ssh ${target.username}@${hostId(target)}: no login in ${opts.timeoutMs} ms (${attempts} attempts), last error: ${last === undefined ? 'none' : errorMessage(last)}`, {
-    board: target.board,
-    device: hostId(target),
-  });
+  throw new TimeoutError(
+    'fail',
+    `ssh ${target.username}@${hostId(target)}: no login in ${opts.timeoutMs} ms (${attempts} attempts), last error: ${last === undefined ? 'none' : errorMessage(last)}`,
+    {
+      board: target.board,
+      device: hostId(target),
+    },
+  );
 }
 
 function quote(s: string): string {
@@ -153,7 +163,10 @@ export class SshDut implements Dut {
     });
   }
 
-  async exec(command: string, opts: { timeoutMs?: number; signal?: AbortSignal; input?: NodeJS.ReadableStream | Buffer } = {}): Promise<CommandResult> {
+  async exec(
+    command: string,
+    opts: { timeoutMs?: number; signal?: AbortSignal; input?: NodeJS.ReadableStream | Buffer } = {},
+  ): Promise<CommandResult> {
     throwIfAborted(opts.signal);
     const stream = await this.channel(command);
     const out: Buffer[] = [];
@@ -175,7 +188,13 @@ export class SshDut implements Dut {
       if (opts.timeoutMs) {
         timer = setTimeout(() => {
           const partial = Buffer.concat(out).toString('utf8').slice(-500);
-          reject(new TimeoutError('fail', `ssh ${this.target.host}: \`${command}\` did not finish in ${opts.timeoutMs} ms (output so far: ${partial || 'none'})`, { board: this.target.board }));
+          reject(
+            new TimeoutError(
+              'fail',
+              `ssh ${this.target.host}: \`${command}\` did not finish in ${opts.timeoutMs} ms (output so far: ${partial || 'none'})`,
+              { board: this.target.board },
+            ),
+          );
         }, opts.timeoutMs);
       }
     });
@@ -191,7 +210,9 @@ export class SshDut implements Dut {
   }
 
   private sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+    return new Promise((resolve, reject) =>
+      this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))),
+    );
   }
 
   /** Copies a file or a buffer to the board: sftp, or `cat > remote` over exec when sftp is missing. */
@@ -203,7 +224,11 @@ export class SshDut implements Dut {
         sftp = await this.sftp();
       } catch (err) {
         this.#sftpMissing = errorMessage(err);
-        log('sftp unavailable on %s (%s): falling back to cat over exec', this.target.host, this.#sftpMissing);
+        log(
+          'sftp unavailable on %s (%s): falling back to cat over exec',
+          this.target.host,
+          this.#sftpMissing,
+        );
       }
       if (sftp) {
         try {
@@ -222,7 +247,10 @@ export class SshDut implements Dut {
     const input = typeof local === 'string' ? createReadStream(local) : local;
     const res = await this.exec(`cat > ${quote(remote)}`, { input, signal: opts.signal });
     if (res.code !== 0) {
-      throw new FailError(`ssh ${this.target.host}: writing ${remote} failed (exit ${res.code}): ${res.stderr.trim()}`, { board: this.target.board });
+      throw new FailError(
+        `ssh ${this.target.host}: writing ${remote} failed (exit ${res.code}): ${res.stderr.trim()}`,
+        { board: this.target.board },
+      );
     }
     this.lastPutMethod = 'exec-cat';
   }

@@ -5,7 +5,7 @@ export function ipToInt(ip: string): number {
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
     throw new Error(`not an IPv4 address: ${ip}`);
   }
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }
 
 export function intToIp(n: number): string {
@@ -18,7 +18,7 @@ export function cidrRange(cidr: string): [number, number] {
   const [ip, len = '32'] = cidr.split('/');
   const bits = Number(len);
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const first = (ipToInt(ip!) & mask) >>> 0;
+  const first = (ipToInt(ip) & mask) >>> 0;
   return [first, (first | (~mask >>> 0)) >>> 0];
 }
 

@@ -54,7 +54,14 @@ export async function createUserNetwork(opts: {
     browseSsh: noMdns,
     connect(o: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
       return sshConnect(
-        { host: o.host ?? '127.0.0.1', port, username: opts.ssh?.user ?? 'root', key: opts.sshKey, hostKeys, board: opts.board },
+        {
+          host: o.host ?? '127.0.0.1',
+          port,
+          username: opts.ssh?.user ?? 'root',
+          key: opts.sshKey,
+          hostKeys,
+          board: opts.board,
+        },
         o,
       );
     },

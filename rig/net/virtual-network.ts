@@ -11,14 +11,22 @@ export { RIG_DOMAIN };
 import { Ip } from './ip.js';
 import { waitForLease } from './leases.js';
 import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
-import { NET_PREFIX, claimRecord, cleanStale, defaultStateDir, readRecords, removeRecorded, updateRecord, type NetRecord } from './net-state.js';
+import {
+  NET_PREFIX,
+  claimRecord,
+  cleanStale,
+  defaultStateDir,
+  readRecords,
+  removeRecorded,
+  updateRecord,
+  type NetRecord,
+} from './net-state.js';
 import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
 import { freeIndexes, planSubnet, type SubnetPlan } from './subnet.js';
 import { createUserNetwork } from './user-network.js';
 
 const log = logger('net:virtual');
-
 
 export interface VirtualNetworkOptions {
   board: string;
@@ -76,7 +84,10 @@ export async function createVirtualNetwork(opts: VirtualNetworkOptions): Promise
   if (mode === 'user' || (mode === 'auto' && why)) {
     return createUserNetwork({ ...opts, reason: mode === 'user' ? 'user-mode networking requested' : why! });
   }
-  if (why) throw new InfraError(`a network namespace for ${opts.board} needs root and /dev/net/tun: ${why}`, { board: opts.board });
+  if (why)
+    throw new InfraError(`a network namespace for ${opts.board} needs root and /dev/net/tun: ${why}`, {
+      board: opts.board,
+    });
   return NetnsNetwork.create(opts);
 }
 
@@ -109,7 +120,12 @@ class NetnsNetwork implements VirtualNetwork {
     return ['ip', 'netns', 'exec', this.rec.netns];
   }
   get qemuNetArgs() {
-    return ['-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no', '-device', `${this.opts.nicModel},netdev=net0,mac=${this.mac}`];
+    return [
+      '-netdev',
+      'tap,id=net0,ifname=tap0,script=no,downscript=no',
+      '-device',
+      `${this.opts.nicModel},netdev=net0,mac=${this.mac}`,
+    ];
   }
   get rigName() {
     return { name: `rig.${RIG_DOMAIN}`, address: this.subnet.rig };
@@ -154,7 +170,9 @@ class NetnsNetwork implements VirtualNetwork {
         throw err;
       }
     }
-    throw new InfraError(`no free /24 left in ${base}.0.0/16 for ${opts.board}'s network`, { board: opts.board });
+    throw new InfraError(`no free /24 left in ${base}.0.0/16 for ${opts.board}'s network`, {
+      board: opts.board,
+    });
   }
 
   private async build(): Promise<void> {
@@ -165,12 +183,17 @@ class NetnsNetwork implements VirtualNetwork {
     await ip.run(['netns', 'add', ns], { signal });
     await ip.run(['link', 'set', 'lo', 'up'], { ns, signal });
     // No STP and no multicast snooping: mDNS must flood the bridge from the first packet.
-    await ip.run(['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], { ns, signal });
+    await ip.run(
+      ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'],
+      { ns, signal },
+    );
     await ip.run(['addr', 'add', `${subnet.gateway}/24`, 'dev', 'br0'], { ns, signal });
     await ip.run(['link', 'set', 'br0', 'up'], { ns, signal });
     await ip.run(['tuntap', 'add', 'dev', 'tap0', 'mode', 'tap'], { ns, signal });
     await ip.run(['link', 'set', 'tap0', 'master', 'br0', 'up'], { ns, signal });
-    await ip.run(['link', 'add', rec.hostLink, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns], { signal });
+    await ip.run(['link', 'add', rec.hostLink, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns], {
+      signal,
+    });
     await ip.run(['link', 'set', 'veth0', 'master', 'br0', 'up'], { ns, signal });
     await ip.run(['addr', 'add', `${subnet.rig}/24`, 'dev', rec.hostLink], { signal });
     await ip.run(['link', 'set', rec.hostLink, 'up'], { signal });
@@ -192,7 +215,13 @@ class NetnsNetwork implements VirtualNetwork {
       }),
     );
     writeFileSync(this.leaseFile, '');
-    this.dnsmasq = await startDnsmasq({ spawner: this.opts.spawner ?? realSpawner, wrapper: this.wrapper, confFile, logFile: this.logFile, signal });
+    this.dnsmasq = await startDnsmasq({
+      spawner: this.opts.spawner ?? realSpawner,
+      wrapper: this.wrapper,
+      confFile,
+      logFile: this.logFile,
+      signal,
+    });
     if (this.dnsmasq.pid) rec.pids.push(this.dnsmasq.pid);
     updateRecord(this.stateDir, rec);
     log('%s: netns %s, %s, rig %s, gateway %s', this.opts.board, ns, subnet.cidr, subnet.rig, subnet.gateway);
@@ -222,7 +251,14 @@ class NetnsNetwork implements VirtualNetwork {
     const started = Date.now();
     const host = o.host ?? (await this.waitForLease(o)).address;
     return sshConnect(
-      { host, port: this.opts.ssh?.port ?? 22, username: this.opts.ssh?.user ?? 'root', key: this.opts.sshKey, hostKeys: this.hostKeys, board: this.opts.board },
+      {
+        host,
+        port: this.opts.ssh?.port ?? 22,
+        username: this.opts.ssh?.user ?? 'root',
+        key: this.opts.sshKey,
+        hostKeys: this.hostKeys,
+        board: this.opts.board,
+      },
       { timeoutMs: Math.max(1, o.timeoutMs - (Date.now() - started)), signal: o.signal },
     );
   }

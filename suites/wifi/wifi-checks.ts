@@ -36,24 +36,41 @@ async function run(dut: Dut, cmd: string, e: WifiExpectation): Promise<CommandRe
 }
 
 /** `iw dev IF link`, or `wpa_cli status` on an OS without iw: the SSID the board is associated with. */
-export async function checkAssociated(dut: Dut, e: WifiExpectation): Promise<{ ssid: string; bssid?: string; via: 'iw' | 'wpa_cli' }> {
+export async function checkAssociated(
+  dut: Dut,
+  e: WifiExpectation,
+): Promise<{ ssid: string; bssid?: string; via: 'iw' | 'wpa_cli' }> {
   const iface = e.iface ?? 'wlan0';
   const iwCmd = `iw dev ${iface} link`;
   const iw = await run(dut, iwCmd, e);
   if (iw.code !== 127) {
     const bssid = /^Connected to ([0-9a-f:]{17})/im.exec(iw.stdout)?.[1];
     const ssid = /^\s*SSID:\s?(.*)$/m.exec(iw.stdout)?.[1];
-    if (!bssid || ssid === undefined) throw new WifiCheckError('association', `${iface} is not associated: ${quote(iwCmd, iw)}`);
-    if (ssid !== e.ssid) throw new WifiCheckError('association', `${iface} is associated with "${ssid}", not the rig's "${e.ssid}": ${quote(iwCmd, iw)}`);
+    if (!bssid || ssid === undefined)
+      throw new WifiCheckError('association', `${iface} is not associated: ${quote(iwCmd, iw)}`);
+    if (ssid !== e.ssid)
+      throw new WifiCheckError(
+        'association',
+        `${iface} is associated with "${ssid}", not the rig's "${e.ssid}": ${quote(iwCmd, iw)}`,
+      );
     return { ssid, bssid, via: 'iw' };
   }
   const wpaCmd = `wpa_cli -i ${iface} status`;
   const wpa = await run(dut, wpaCmd, e);
-  const fields = Object.fromEntries(wpa.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const fields = Object.fromEntries(
+    wpa.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   if (wpa.code !== 0 || fields.wpa_state !== 'COMPLETED') {
-    throw new WifiCheckError('association', `${iface} is not associated (no iw on the board; wpa_cli says): ${quote(wpaCmd, wpa)}`);
+    throw new WifiCheckError(
+      'association',
+      `${iface} is not associated (no iw on the board; wpa_cli says): ${quote(wpaCmd, wpa)}`,
+    );
   }
-  if (fields.ssid !== e.ssid) throw new WifiCheckError('association', `${iface} is associated with "${fields.ssid}", not "${e.ssid}": ${quote(wpaCmd, wpa)}`);
+  if (fields.ssid !== e.ssid)
+    throw new WifiCheckError(
+      'association',
+      `${iface} is associated with "${fields.ssid}", not "${e.ssid}": ${quote(wpaCmd, wpa)}`,
+    );
   return { ssid: fields.ssid, bssid: fields.bssid, via: 'wpa_cli' };
 }
 
@@ -61,7 +78,7 @@ function inSubnet(address: string, cidr: string): boolean {
   const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
   const [net, len] = cidr.split('/');
   const size = 2 ** (32 - Number(len));
-  return Math.floor(toInt(address) / size) === Math.floor(toInt(net!) / size);
+  return Math.floor(toInt(address) / size) === Math.floor(toInt(net) / size);
 }
 
 /** An IPv4 address on the WiFi subnet, per `ip -4 -o addr show dev IF`. */
@@ -69,10 +86,13 @@ export async function checkAddress(dut: Dut, e: WifiExpectation): Promise<string
   const iface = e.iface ?? 'wlan0';
   const cmd = `ip -4 -o addr show dev ${iface}`;
   const r = await run(dut, cmd, e);
-  const addrs = [...r.stdout.matchAll(/\binet\s+(\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
+  const addrs = [...r.stdout.matchAll(/\binet\s+(\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]);
   const hit = addrs.find((a) => inSubnet(a, e.subnet));
   if (!hit) {
-    throw new WifiCheckError('address', `${iface} has no address on the WiFi subnet ${e.subnet} (${addrs.length ? `has ${addrs.join(', ')}` : 'none'}): ${quote(cmd, r)}`);
+    throw new WifiCheckError(
+      'address',
+      `${iface} has no address on the WiFi subnet ${e.subnet} (${addrs.length ? `has ${addrs.join(', ')}` : 'none'}): ${quote(cmd, r)}`,
+    );
   }
   return hit;
 }
@@ -84,17 +104,26 @@ export async function checkReachesRig(dut: Dut, e: WifiExpectation): Promise<voi
   const route = await run(dut, routeCmd, e);
   const dev = /\bdev\s+(\S+)/.exec(route.stdout)?.[1];
   if (route.code !== 0 || dev !== iface) {
-    throw new WifiCheckError('route', `the rig ${e.rigAddress} is not routed through ${iface}${dev ? ` but through ${dev}` : ''}: ${quote(routeCmd, route)}`);
+    throw new WifiCheckError(
+      'route',
+      `the rig ${e.rigAddress} is not routed through ${iface}${dev ? ` but through ${dev}` : ''}: ${quote(routeCmd, route)}`,
+    );
   }
   const pingCmd = `ping -c 1 -W 3 -I ${iface} ${e.rigAddress}`;
   const ping = await run(dut, pingCmd, e);
   if (ping.code !== 0 || !/\b1 packets received|\b1 received/.test(ping.stdout)) {
-    throw new WifiCheckError('route', `the rig ${e.rigAddress} does not answer through ${iface}: ${quote(pingCmd, ping)}`);
+    throw new WifiCheckError(
+      'route',
+      `the rig ${e.rigAddress} does not answer through ${iface}: ${quote(pingCmd, ping)}`,
+    );
   }
 }
 
 /** All three, in order; the first that fails throws with what the board printed. */
-export async function checkWifi(dut: Dut, e: WifiExpectation): Promise<{ ssid: string; address: string; via: 'iw' | 'wpa_cli' }> {
+export async function checkWifi(
+  dut: Dut,
+  e: WifiExpectation,
+): Promise<{ ssid: string; address: string; via: 'iw' | 'wpa_cli' }> {
   const assoc = await checkAssociated(dut, e);
   const address = await checkAddress(dut, e);
   await checkReachesRig(dut, e);

@@ -51,14 +51,32 @@ export function attachClient(name: string, bridgeNs: string, bridge: string, mac
   const peer = `hwtc${Math.random().toString(16).slice(2, 8)}`;
   sh('ip', ['netns', 'add', name]);
   sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  sh('ip', ['link', 'add', peer, 'netns', bridgeNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name, 'address', mac]);
+  sh('ip', [
+    'link',
+    'add',
+    peer,
+    'netns',
+    bridgeNs,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    name,
+    'address',
+    mac,
+  ]);
   sh('ip', ['-n', bridgeNs, 'link', 'set', peer, 'master', bridge, 'up']);
   sh('ip', ['-n', name, 'link', 'set', 'eth0', 'up']);
   return () => trySh('ip', ['netns', 'del', name]);
 }
 
 /** busybox udhcpc in namespace `ns`: configures eth0 from the lease, returns what the server gave. */
-export function udhcpc(ns: string, hostname: string): { ip: string; router: string; dns: string; domain: string } {
+export function udhcpc(
+  ns: string,
+  hostname: string,
+): { ip: string; router: string; dns: string; domain: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'hwt-udhcpc-'));
   const script = path.join(dir, 'script.sh');
   const out = path.join(dir, 'lease');
@@ -68,9 +86,28 @@ export function udhcpc(ns: string, hostname: string): { ip: string; router: stri
   );
   chmodSync(script, 0o755);
   try {
-    sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '2', '-x', `hostname:${hostname}`, '-s', script]);
+    sh('ip', [
+      'netns',
+      'exec',
+      ns,
+      'busybox',
+      'udhcpc',
+      '-i',
+      'eth0',
+      '-f',
+      '-q',
+      '-n',
+      '-t',
+      '5',
+      '-T',
+      '2',
+      '-x',
+      `hostname:${hostname}`,
+      '-s',
+      script,
+    ]);
     const [ip, router, dns, domain] = sh('cat', [out]).trim().split('|');
-    return { ip: ip!, router: router!, dns: dns!, domain: domain! };
+    return { ip: ip, router: router, dns: dns, domain: domain };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -81,7 +118,10 @@ export function udhcpc(ns: string, hostname: string): { ip: string; router: stri
  * reference OS does. It runs in a private mount namespace so its pid file and service folder are
  * its own (several may run at once, and the host's /etc/avahi stays untouched).
  */
-export async function startAvahi(ns: string, hostname: string): Promise<{ stop(): Promise<void>; log(): string }> {
+export async function startAvahi(
+  ns: string,
+  hostname: string,
+): Promise<{ stop(): Promise<void>; log(): string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hwt-avahi-'));
   mkdirSync(path.join(dir, 'services'));
   writeFileSync(
@@ -93,7 +133,9 @@ export async function startAvahi(ns: string, hostname: string): Promise<{ stop()
     `<?xml version="1.0" standalone='no'?>\n<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n<service-group><name replace-wildcards="yes">%h</name><service><type>_ssh._tcp</type><port>22</port></service></service-group>\n`,
   );
   const inner = `mkdir -p /run/avahi-daemon && mount -t tmpfs tmpfs /run/avahi-daemon && mount --bind ${dir}/services /etc/avahi/services && exec avahi-daemon --no-drop-root --no-chroot --no-rlimits -f ${dir}/avahi-daemon.conf`;
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', 'sh', '-c', inner], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', 'sh', '-c', inner], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   const onData = (b: Buffer) => (log += b.toString());
   child.stdout!.on('data', onData);

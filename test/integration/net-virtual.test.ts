@@ -31,11 +31,19 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
 
   it('serves a DHCP lease and DNS to a client on the bridge, resolves it over mDNS, and leaves nothing behind', async () => {
     const linksBefore = hostLinks();
-    net = await createVirtualNetwork({ board: 'itest', nicModel: 'virtio-net-pci', sshKey: generateRunKey(), stateDir, mode: 'netns' });
+    net = await createVirtualNetwork({
+      board: 'itest',
+      nicModel: 'virtio-net-pci',
+      sshKey: generateRunKey(),
+      stateDir,
+      mode: 'netns',
+    });
     expect(net.kind).to.equal('netns');
     expect(namespaces()).to.include(net.netns);
     expect(net.wrapper).to.deep.equal(['ip', 'netns', 'exec', net.netns]);
-    expect(net.qemuNetArgs.join(' ')).to.match(/tap,id=net0,ifname=tap0/).and.include(`mac=${net.mac}`);
+    expect(net.qemuNetArgs.join(' '))
+      .to.match(/tap,id=net0,ifname=tap0/)
+      .and.include(`mac=${net.mac}`);
     expect(sh('ip', ['-n', net.netns!, '-o', 'link', 'show', 'tap0'])).to.match(/master br0/);
 
     const client = `hwt-itc${process.pid % 1000}`;
@@ -74,7 +82,13 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
   });
 
   it('fails the mDNS lookup quoting what was seen when no such host answers', async () => {
-    net = await createVirtualNetwork({ board: 'itest', nicModel: 'virtio-net-pci', sshKey: generateRunKey(), stateDir, mode: 'netns' });
+    net = await createVirtualNetwork({
+      board: 'itest',
+      nicModel: 'virtio-net-pci',
+      sshKey: generateRunKey(),
+      stateDir,
+      mode: 'netns',
+    });
     const client = `hwt-itd${process.pid % 1000}`;
     cleanups.push(attachClient(client, net.netns!, net.bridge!, net.mac));
     udhcpc(client, 'other');
@@ -82,31 +96,59 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
     cleanups.push(() => avahi.stop());
     const err = await net.resolveMdns('absent', { timeoutMs: 3000 }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(Error);
-    expect((err as Error).message).to.match(/absent\.local did not resolve over mDNS on 10\.\d+\.\d+\.2 in 3000 ms: (answers seen: |no mDNS answer at all)/);
+    expect((err as Error).message).to.match(
+      /absent\.local did not resolve over mDNS on 10\.\d+\.\d+\.2 in 3000 ms: (answers seen: |no mDNS answer at all)/,
+    );
   });
 
   it('gives two boards two different subnets', async () => {
-    net = await createVirtualNetwork({ board: 'a', nicModel: 'e1000', sshKey: generateRunKey(), stateDir, mode: 'netns' });
-    const other = await createVirtualNetwork({ board: 'b', nicModel: 'e1000', sshKey: generateRunKey(), stateDir, mode: 'netns' });
+    net = await createVirtualNetwork({
+      board: 'a',
+      nicModel: 'e1000',
+      sshKey: generateRunKey(),
+      stateDir,
+      mode: 'netns',
+    });
+    const other = await createVirtualNetwork({
+      board: 'b',
+      nicModel: 'e1000',
+      sshKey: generateRunKey(),
+      stateDir,
+      mode: 'netns',
+    });
     cleanups.push(() => other.teardown());
     expect(other.subnet!.cidr).to.not.equal(net.subnet!.cidr);
     expect(other.netns).to.not.equal(net.netns);
   });
 
   it('removes the namespace, link and processes of a crashed run, and only those', async () => {
-    const id = `dead${Math.floor(Math.random() * 256).toString(16).padStart(2, '0')}`;
+    const id = `dead${Math.floor(Math.random() * 256)
+      .toString(16)
+      .padStart(2, '0')}`;
     const name = `hwt-${id}`;
     const dir = path.join(stateDir, name);
     mkdirSync(dir);
     sh('ip', ['netns', 'add', name]);
     sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', name]);
     // A stand-in for the crashed run's dnsmasq: its command line names the run's folder.
-    const orphan = spawn('ip', ['netns', 'exec', name, 'sh', '-c', 'sleep 600; :', dir], { stdio: 'ignore', detached: true });
+    const orphan = spawn('ip', ['netns', 'exec', name, 'sh', '-c', 'sleep 600; :', dir], {
+      stdio: 'ignore',
+      detached: true,
+    });
     orphan.unref();
-    const dead = spawnSync('true').pid!;
+    const dead = spawnSync('true').pid;
     writeFileSync(
       path.join(stateDir, '250.json'),
-      JSON.stringify({ pid: dead, id, board: 'crashed', index: 250, netns: name, hostLink: name, pids: [orphan.pid], dir }),
+      JSON.stringify({
+        pid: dead,
+        id,
+        board: 'crashed',
+        index: 250,
+        netns: name,
+        hostLink: name,
+        pids: [orphan.pid],
+        dir,
+      }),
     );
     // A live run's record (this process) must survive.
     const live = `hwt-live${id.slice(-2)}`;
@@ -114,14 +156,31 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
     cleanups.push(() => void sh('ip', ['netns', 'del', live]));
     writeFileSync(
       path.join(stateDir, '251.json'),
-      JSON.stringify({ pid: process.pid, id: 'live', board: 'live', index: 251, netns: live, hostLink: live, pids: [], dir: '' }),
+      JSON.stringify({
+        pid: process.pid,
+        id: 'live',
+        board: 'live',
+        index: 251,
+        netns: live,
+        hostLink: live,
+        pids: [],
+        dir: '',
+      }),
     );
 
-    net = await createVirtualNetwork({ board: 'next', nicModel: 'e1000', sshKey: generateRunKey(), stateDir, mode: 'netns' });
+    net = await createVirtualNetwork({
+      board: 'next',
+      nicModel: 'e1000',
+      sshKey: generateRunKey(),
+      stateDir,
+      mode: 'netns',
+    });
     expect(namespaces()).to.not.include(name);
     expect(hostLinks()).to.not.include(name);
     expect(existsSync(dir)).to.equal(false);
-    expect(existsSync(`/proc/${orphan.pid}`) && !/zombie|\(Z\)/.test(sh('cat', [`/proc/${orphan.pid}/stat`]))).to.equal(false);
+    expect(
+      existsSync(`/proc/${orphan.pid}`) && !/zombie|\(Z\)/.test(sh('cat', [`/proc/${orphan.pid}/stat`])),
+    ).to.equal(false);
     expect(namespaces()).to.include(live);
     expect(net.subnet!.index).to.not.equal(251);
   });

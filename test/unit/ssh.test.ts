@@ -22,7 +22,14 @@ describe('ssh2 client against a local ssh2 server', function () {
     if (command === 'uname -n') return { stdout: 'hwtest\n' };
     return undefined;
   };
-  const target = (port: number, k: SshKey, hostKeys = new RunHostKeys()) => ({ host: '127.0.0.1', port, username: 'root', key: k, hostKeys, board: 'unit' });
+  const target = (port: number, k: SshKey, hostKeys = new RunHostKeys()) => ({
+    host: '127.0.0.1',
+    port,
+    username: 'root',
+    key: k,
+    hostKeys,
+    board: 'unit',
+  });
   const start = async (o: Partial<Parameters<typeof startReplaySshServer>[0]> = {}) => {
     const s = await startReplaySshServer({ authorizedKey: key.publicKey, reply, ...o });
     servers.push(s);
@@ -75,7 +82,9 @@ describe('ssh2 client against a local ssh2 server', function () {
     const other = generateRunKey();
     const err = await sshConnect(target(server.port, other), { timeoutMs: 2500 }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(Error);
-    expect((err as Error).message).to.match(/ssh root@127\.0\.0\.1:\d+: no login in 2500 ms \(\d+ attempts\), last error: All configured authentication methods failed/);
+    expect((err as Error).message).to.match(
+      /ssh root@127\.0\.0\.1:\d+: no login in 2500 ms \(\d+ attempts\), last error: All configured authentication methods failed/,
+    );
   });
 
   it('retries until the board listens, quoting connection refused when it never does', async () => {
@@ -109,13 +118,13 @@ describe('ssh2 client against a local ssh2 server', function () {
   it('registers the private key as a secret: logs mask it', () => {
     const k = generateRunKey();
     expect(mask(`key: ${k.privateKey}`)).to.not.include(k.privateKey);
-    const body = k.privateKey.split('\n')[1]!;
+    const body = k.privateKey.split('\n')[1];
     expect(mask(body)).to.equal('********');
     const dir = mkdtempSync(path.join(tmpdir(), 'hwt-key-'));
     writeFileSync(path.join(dir, 'id'), generateRunKey().privateKey);
     const loaded = loadPrivateKey(path.join(dir, 'id'));
     expect(loaded.publicKey).to.match(/^ssh-ed25519 AAAA/);
-    expect(mask(readFileSync(path.join(dir, 'id'), 'utf8'))).to.not.include(loaded.privateKey.split('\n')[1]!);
+    expect(mask(readFileSync(path.join(dir, 'id'), 'utf8'))).to.not.include(loaded.privateKey.split('\n')[1]);
     rmSync(dir, { recursive: true });
   });
 });
@@ -126,6 +135,10 @@ function sha(b: Buffer): string {
 
 /** A server with a fresh host key on a given port (the replay server picks a free one otherwise). */
 async function startReplaySshServerOn(port: number, key: SshKey): Promise<ReplaySshServer> {
-  const s = await startReplaySshServer({ authorizedKey: key.publicKey, reply: () => ({ code: 0 }), listenPort: port });
+  const s = await startReplaySshServer({
+    authorizedKey: key.publicKey,
+    reply: () => ({ code: 0 }),
+    listenPort: port,
+  });
   return s;
 }

@@ -5,8 +5,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../../rig/catalog/schema.js';
 import { mask } from '../../rig/log.js';
-import { generateWifiCredentials, hostapdConf, validateWifiCredentials, wifiApFiles } from '../../rig/net/hostapd.js';
-import { startReplaySshServer, type ReplayReply, type ReplaySshServer } from '../../rig/net/ssh-replay-server.js';
+import {
+  generateWifiCredentials,
+  hostapdConf,
+  validateWifiCredentials,
+  wifiApFiles,
+} from '../../rig/net/hostapd.js';
+import {
+  startReplaySshServer,
+  type ReplayReply,
+  type ReplaySshServer,
+} from '../../rig/net/ssh-replay-server.js';
 import { RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
 import { checkWifi, WifiCheckError } from '../../suites/wifi/wifi-checks.js';
@@ -27,7 +36,10 @@ describe('WiFi board-side checks, against an ssh2 server replaying iw/wpa_cli/ip
     const key = generateRunKey();
     const table = replies(name);
     server = await startReplaySshServer({ authorizedKey: key.publicKey, reply: (cmd) => table[cmd] });
-    dut = await sshConnect({ host: '127.0.0.1', port: server.port, username: 'root', key, hostKeys: new RunHostKeys() }, { timeoutMs: 5000 });
+    dut = await sshConnect(
+      { host: '127.0.0.1', port: server.port, username: 'root', key, hostKeys: new RunHostKeys() },
+      { timeoutMs: 5000 },
+    );
     return dut;
   }
   afterEach(async () => {
@@ -51,12 +63,16 @@ describe('WiFi board-side checks, against an ssh2 server replaying iw/wpa_cli/ip
     const err = await checkWifi(await board('not-associated'), expectation).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(WifiCheckError);
     expect((err as WifiCheckError).step).to.equal('association');
-    expect((err as Error).message).to.equal('wlan0 is not associated: `iw dev wlan0 link` (exit 0): Not connected.');
+    expect((err as Error).message).to.equal(
+      'wlan0 is not associated: `iw dev wlan0 link` (exit 0): Not connected.',
+    );
   });
 
   it('fails on the wrong network, naming both SSIDs', async () => {
     const err = await checkWifi(await board('wrong-ssid'), expectation).catch((e: unknown) => e);
-    expect((err as Error).message).to.match(/associated with "Office-Guest", not the rig's "hwt-rpi3-5f2a0c"/);
+    expect((err as Error).message).to.match(
+      /associated with "Office-Guest", not the rig's "hwt-rpi3-5f2a0c"/,
+    );
   });
 
   it('uses wpa_cli on an OS without iw', async () => {
@@ -66,21 +82,34 @@ describe('WiFi board-side checks, against an ssh2 server replaying iw/wpa_cli/ip
   });
 
   it('fails the address and route steps with what ip printed', async () => {
-    const table = { ...replies('associated'), ...pick(replies('not-associated'), 'ip -4 -o addr show dev wlan0') };
+    const table = {
+      ...replies('associated'),
+      ...pick(replies('not-associated'), 'ip -4 -o addr show dev wlan0'),
+    };
     const key = generateRunKey();
     server = await startReplaySshServer({ authorizedKey: key.publicKey, reply: (cmd) => table[cmd] });
-    dut = await sshConnect({ host: '127.0.0.1', port: server.port, username: 'root', key, hostKeys: new RunHostKeys() }, { timeoutMs: 5000 });
+    dut = await sshConnect(
+      { host: '127.0.0.1', port: server.port, username: 'root', key, hostKeys: new RunHostKeys() },
+      { timeoutMs: 5000 },
+    );
     const noAddr = await failure(checkWifi(dut, expectation));
     expect(noAddr.step).to.equal('address');
     expect(noAddr.message).to.match(/no address on the WiFi subnet 10\.214\.87\.0\/24 \(none\)/);
 
-    const viaEth = { ...replies('associated'), ...pick(replies('not-associated'), 'ip route get 10.214.87.1') };
+    const viaEth = {
+      ...replies('associated'),
+      ...pick(replies('not-associated'), 'ip route get 10.214.87.1'),
+    };
     Object.assign(table, viaEth);
     const routed = await failure(checkWifi(dut, expectation));
     expect(routed.step).to.equal('route');
     expect(routed.message).to.match(/not routed through wlan0 but through eth0/);
 
-    Object.assign(table, replies('associated'), pick(replies('not-associated'), 'ping -c 1 -W 3 -I wlan0 10.214.87.1'));
+    Object.assign(
+      table,
+      replies('associated'),
+      pick(replies('not-associated'), 'ping -c 1 -W 3 -I wlan0 10.214.87.1'),
+    );
     const silent = await failure(checkWifi(dut, expectation));
     expect(silent.message).to.match(/does not answer through wlan0: .*Network is unreachable/);
   });
@@ -96,16 +125,36 @@ async function failure(p: Promise<unknown>): Promise<WifiCheckError> {
 }
 
 function pick(t: Record<string, ReplayReply>, cmd: string): Record<string, ReplayReply> {
-  return { [cmd]: t[cmd]! };
+  return { [cmd]: t[cmd] };
 }
 
 describe('WiFi access point configuration', () => {
   const creds = { ssid: 'hwt-rpi3-5f2a0c', passphrase: 'Zq3-vT9_pL2xR8mK4wN6' };
 
   it('writes a WPA2-PSK CCMP hostapd.conf for the lab file interface', () => {
-    const conf = hostapdConf({ ...creds, interface: 'wlx00c0ca9a1b2c', ctrlDir: '/run/hw-test/x/hostapd', countryCode: 'DE' });
-    const kv = Object.fromEntries(conf.split('\n').filter((l) => l.includes('=')).map((l) => l.split(/=(.*)/s).slice(0, 2)));
-    expect(kv).to.include({ interface: 'wlx00c0ca9a1b2c', driver: 'nl80211', ssid: creds.ssid, wpa: '2', wpa_key_mgmt: 'WPA-PSK', rsn_pairwise: 'CCMP', wpa_passphrase: creds.passphrase, country_code: 'DE', hw_mode: 'g' });
+    const conf = hostapdConf({
+      ...creds,
+      interface: 'wlx00c0ca9a1b2c',
+      ctrlDir: '/run/hw-test/x/hostapd',
+      countryCode: 'DE',
+    });
+    const kv: Record<string, string> = Object.fromEntries(
+      conf
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(kv).to.include({
+      interface: 'wlx00c0ca9a1b2c',
+      driver: 'nl80211',
+      ssid: creds.ssid,
+      wpa: '2',
+      wpa_key_mgmt: 'WPA-PSK',
+      rsn_pairwise: 'CCMP',
+      wpa_passphrase: creds.passphrase,
+      country_code: 'DE',
+      hw_mode: 'g',
+    });
   });
 
   it('is accepted by hostapd itself (it fails only at the missing radio, after parsing)', function () {
@@ -113,13 +162,22 @@ describe('WiFi access point configuration', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hwt-hostapd-'));
     try {
       const good = path.join(dir, 'good.conf');
-      writeFileSync(good, hostapdConf({ ...creds, interface: 'hwtnoradio0', ctrlDir: path.join(dir, 'ctrl') }));
+      writeFileSync(
+        good,
+        hostapdConf({ ...creds, interface: 'hwtnoradio0', ctrlDir: path.join(dir, 'ctrl') }),
+      );
       const ok = spawnSync('hostapd', [good], { encoding: 'utf8', timeout: 10_000 });
       expect(ok.stdout + ok.stderr).to.not.match(/errors? found in configuration file|Line \d+:/);
       expect(ok.stdout + ok.stderr).to.match(/nl80211|Could not read interface|hwtnoradio0/);
       // The check can fail: a broken file is reported by hostapd's parser.
       const bad = path.join(dir, 'bad.conf');
-      writeFileSync(bad, hostapdConf({ ...creds, interface: 'hwtnoradio0', ctrlDir: path.join(dir, 'ctrl') }).replace('hw_mode=g', 'hw_mode=q'));
+      writeFileSync(
+        bad,
+        hostapdConf({ ...creds, interface: 'hwtnoradio0', ctrlDir: path.join(dir, 'ctrl') }).replace(
+          'hw_mode=g',
+          'hw_mode=q',
+        ),
+      );
       const ko = spawnSync('hostapd', [bad], { encoding: 'utf8', timeout: 10_000 });
       expect(ko.stdout + ko.stderr).to.match(/Line \d+: unknown hw_mode 'q'/);
     } finally {
@@ -130,10 +188,20 @@ describe('WiFi access point configuration', () => {
   it('serves the WiFi subnet with dnsmasq, without a default route over WiFi, and dnsmasq accepts it', function () {
     const dir = mkdtempSync(path.join(tmpdir(), 'hwt-wifi-'));
     try {
-      const f = wifiApFiles({ board: 'raspberrypi3', interface: 'wlan1', credentials: creds, subnetIndex: 87, dir });
+      const f = wifiApFiles({
+        board: 'raspberrypi3',
+        interface: 'wlan1',
+        credentials: creds,
+        subnetIndex: 87,
+        dir,
+      });
       expect(f.subnet.cidr).to.equal('10.214.87.0/24');
-      expect(f.dnsmasq).to.include('interface=wlan1\n').and.include('dhcp-range=10.214.87.100,10.214.87.199,255.255.255.0,12h\n');
-      expect(f.dnsmasq).to.include('dhcp-option=option:router\n').and.include('host-record=rig.hwtest,10.214.87.1\n');
+      expect(f.dnsmasq)
+        .to.include('interface=wlan1\n')
+        .and.include('dhcp-range=10.214.87.100,10.214.87.199,255.255.255.0,12h\n');
+      expect(f.dnsmasq)
+        .to.include('dhcp-option=option:router\n')
+        .and.include('host-record=rig.hwtest,10.214.87.1\n');
       expect(f.hostapd).to.include(`wpa_passphrase=${creds.passphrase}`);
       const conf = path.join(dir, 'd.conf');
       writeFileSync(conf, f.dnsmasq);
@@ -147,15 +215,23 @@ describe('WiFi access point configuration', () => {
   it('generates a fresh SSID and passphrase per run, the passphrase masked everywhere', () => {
     const a = generateWifiCredentials('raspberrypi3');
     const b = generateWifiCredentials('raspberrypi3');
-    expect(a.ssid).to.match(/^hwt-raspberrypi3-[0-9a-f]{6}$/).and.not.equal(b.ssid);
+    expect(a.ssid)
+      .to.match(/^hwt-raspberrypi3-[0-9a-f]{6}$/)
+      .and.not.equal(b.ssid);
     expect(a.passphrase).to.have.length.within(8, 63).and.not.equal(b.passphrase);
     expect(() => validateWifiCredentials(a)).to.not.throw();
     expect(mask(`psk="${a.passphrase}"`)).to.equal('psk="********"');
   });
 
   it('refuses credentials hostapd or wpa_supplicant would reject, naming the field', () => {
-    expect(() => validateWifiCredentials({ ssid: 'x'.repeat(33), passphrase: 'longenough' })).to.throw(/SSID must be 1 to 32 bytes/);
-    expect(() => validateWifiCredentials({ ssid: 'ok', passphrase: 'short' })).to.throw(/passphrase must be 8 to 63/);
-    expect(() => validateWifiCredentials({ ssid: 'a"b', passphrase: 'longenough' })).to.throw(/without quotes/);
+    expect(() => validateWifiCredentials({ ssid: 'x'.repeat(33), passphrase: 'longenough' })).to.throw(
+      /SSID must be 1 to 32 bytes/,
+    );
+    expect(() => validateWifiCredentials({ ssid: 'ok', passphrase: 'short' })).to.throw(
+      /passphrase must be 8 to 63/,
+    );
+    expect(() => validateWifiCredentials({ ssid: 'a"b', passphrase: 'longenough' })).to.throw(
+      /without quotes/,
+    );
   });
 });
