@@ -1,7 +1,7 @@
 import { loadBoard } from '../catalog/board.js';
 import { loadOsProfile } from '../catalog/os-profile.js';
 import { WIRING_DOCS, findInstance, labPath, loadLab } from '../catalog/lab.js';
-import { InputError } from '../errors.js';
+import { InputError, errorMessage } from '../errors.js';
 import type { Spawner } from '../util/spawn.js';
 import type { QemuBoardFactory } from '../rig/virtual-rig.js';
 import type { CheckResult } from '../rig/doctor-checks.js';
@@ -60,7 +60,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
     ];
     results.push(...(await checks.runChecks(later, print)));
   } finally {
-    await board.release().catch((err: unknown) => opts.out(`FAIL release ${String(err)}`));
+    // Releasing powers the board off again: a failure there was reported by the power check.
+    await board.release().catch((err: unknown) => opts.out(`note release: ${errorMessage(err)}`));
   }
   return results;
 }

@@ -40,13 +40,13 @@ describe('lab wiring file', () => {
     const virtual = loadLab(VIRTUAL_LAB);
     expect(Object.keys(virtual.boards)).to.include('qemu-x86-64-rig');
     const example = loadLab(path.join(LABS_DIR, 'example-odroid-rpi.yaml'));
-    expect(example.boards['odroid-xu4-1']!.power).to.include({
+    expect(example.boards['odroid-xu4-1'].power).to.include({
       driver: 'gpio-relay',
       line: 17,
       activeLow: true,
     });
-    expect(example.boards['raspberrypi3-1']!.mux).to.include({ driver: 'sdwire', serial: 'sd-wire_11' });
-    expect(loadLab(path.join(LABS_DIR, 'example-autohat.yaml')).boards['beaglebone-black-1']!.mux).to.include(
+    expect(example.boards['raspberrypi3-1'].mux).to.include({ driver: 'sdwire', serial: 'sd-wire_11' });
+    expect(loadLab(path.join(LABS_DIR, 'example-autohat.yaml')).boards['beaglebone-black-1'].mux).to.include(
       { driver: 'gpio-mux' },
     );
   });
