@@ -22,6 +22,10 @@ export interface OsProfile {
     update?: string;
     reboot?: string;
     ipAddr?: string;
+    /** Prints the sha256 of `{file}` as the first word (update suite: the data partition check). */
+    sha256?: string;
+    /** Removes the rollback breadcrumbs, so a test sees only the ones it caused. */
+    clearBreadcrumbs?: string;
   };
   configure?: {
     method: 'fat-files' | 'none';
@@ -30,7 +34,26 @@ export interface OsProfile {
     wifiTemplate?: string;
   };
   defaultHostname?: string;
-  update?: { repeatSameVersion?: 'refused' | 'harmless' };
+  /** The update suite's view of the OS; every field optional (defaults: the reference OS). */
+  update?: {
+    repeatSameVersion?: 'refused' | 'harmless';
+    /** Where the bundle is copied on the board (default /tmp). */
+    bundleDir?: string;
+    /** A directory on the data partition, kept across updates (default /mnt/data). */
+    dataDir?: string;
+    /** Bootloader variables attached before and after each test. */
+    bootenv?: string[];
+    /** 1 while the new slot is on trial, 0 once committed (default upgrade_available). */
+    trialVariable?: string;
+    /** The bootloader's maximum number of boot attempts (default bootlimit). */
+    bootlimitVariable?: string;
+    /** Breadcrumb names (default: balenaOS's rollback-altboot-triggered, rollback-health-triggered). */
+    breadcrumbs?: { altboot?: string; health?: string };
+    /** Console patterns (regular expressions); see rig/update/settings.ts for the defaults. */
+    markers?: Partial<
+      Record<'bootAttempt' | 'altboot' | 'userspace' | 'reset' | 'writing' | 'verifying' | 'switched', string>
+    >;
+  };
   file: string;
 }
 

@@ -1,0 +1,246 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadOsProfile, type OsProfile } from '../../rig/catalog/os-profile.js';
+import { FailError, InputError } from '../../rig/errors.js';
+import type { CommandResult, ConsoleShell } from '../../suites/fixture.js';
+import {
+  fileSha256,
+  readBoardState,
+  shellRunner,
+  unwrapPrefixed,
+  type BoardState,
+  type CommandRunner,
+} from '../../rig/update/board-state.js';
+import { judgeAfterCut, newBreadcrumbs, otherSlot, rollbackProblems } from '../../rig/update/consistency.js';
+import { missingCommands, renderCommand, updateSettings } from '../../rig/update/settings.js';
+
+const os = loadOsProfile();
+const settings = updateSettings(os);
+
+/** Answers as the reference OS does (outputs recorded on a v1 board under QEMU). */
+function recordedRunner(
+  answers: Record<string, Partial<CommandResult>>,
+): CommandRunner & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    run(command) {
+      calls.push(command);
+      const a = answers[command];
+      if (!a) return Promise.resolve({ code: 127, stdout: '', stderr: `sh: ${command}: not found` });
+      return Promise.resolve({ code: a.code ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' });
+    },
+  };
+}
+
+const V1_ON_A: Record<string, Partial<CommandResult>> = {
+  'bootenv get active_slot': { stdout: 'A' },
+  '. /etc/os-release && echo "$VERSION_ID"': { stdout: 'v1' },
+  'bootenv get upgrade_available': { stdout: '0' },
+  'bootenv get bootcount': { stdout: '0' },
+  'bootenv get bootlimit': { stdout: '3' },
+  // Unset on a fresh image: bootenv-grub's awk exits 1 with no output.
+  'bootenv get rollback_altboot': { code: 1 },
+  'ls /mnt/state/rollback/ 2>/dev/null': { stdout: '' },
+};
+
+function state(over: Partial<BoardState> & { trial?: string }): BoardState {
+  return {
+    slot: over.slot ?? 'A',
+    version: over.version ?? 'v1',
+    bootenv: { upgrade_available: over.trial ?? '0', ...over.bootenv },
+    breadcrumbs: over.breadcrumbs ?? [],
+  };
+}
+
+describe('update: board state through the OS profile', function () {
+  it('reads slot, version, bootloader variables and breadcrumbs with the profile commands', async function () {
+    const runner = recordedRunner(V1_ON_A);
+    const s = await readBoardState(runner, os, settings);
+    expect(s).to.deep.equal({
+      slot: 'A',
+      version: 'v1',
+      bootenv: { active_slot: 'A', upgrade_available: '0', bootcount: '0', bootlimit: '3' },
+      breadcrumbs: [],
+    });
+    expect(runner.calls).to.include('bootenv get bootlimit');
+  });
+
+  it('lists breadcrumbs, and fails naming the command when the slot cannot be read', async function () {
+    const runner = recordedRunner({
+      ...V1_ON_A,
+      'ls /mnt/state/rollback/ 2>/dev/null': {
+        stdout: 'rollback-health-triggered\nrollback-altboot-triggered\n',
+      },
+    });
+    expect((await readBoardState(runner, os, settings)).breadcrumbs).to.deep.equal([
+      'rollback-altboot-triggered',
+      'rollback-health-triggered',
+    ]);
+    const broken = recordedRunner({
+      ...V1_ON_A,
+      'bootenv get active_slot': { code: 1, stderr: 'bootenv: no backend /usr/lib/hw-test/bootenv-' },
+    });
+    try {
+      await readBoardState(broken, os, settings);
+      expect.fail('no error');
+    } catch (err) {
+      expect(err).to.be.instanceOf(FailError);
+      expect((err as Error).message)
+        .to.contain('reading the active slot')
+        .and.contain('bootenv get active_slot')
+        .and.contain('no backend');
+    }
+  });
+
+  it('checksums a file with the profile command, and refuses output without a sha256', async function () {
+    const sum = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const runner = recordedRunner({ 'sha256sum /mnt/data/x.bin': { stdout: `${sum}  /mnt/data/x.bin` } });
+    expect(await fileSha256(runner, os, '/mnt/data/x.bin')).to.equal(sum);
+    const bad = recordedRunner({ 'sha256sum /mnt/data/x.bin': { stdout: 'sha256sum: applet not found' } });
+    await fileSha256(bad, os, '/mnt/data/x.bin').then(
+      () => expect.fail('no error'),
+      (e: Error) => expect(e.message).to.contain('no sha256'),
+    );
+  });
+});
+
+describe('update: console shell framing', function () {
+  let dir: string;
+  before(function () {
+    // Stand-ins for the board's tools, run by a real POSIX shell: the framing is what is tested.
+    dir = mkdtempSync(path.join(tmpdir(), 'hwt-update-'));
+    writeFileSync(
+      path.join(dir, 'bootenv'),
+      '#!/bin/sh\ncase $2 in active_slot) echo B ;; upgrade_available) echo 1 ;; *) exit 1 ;; esac\n',
+    );
+    chmodSync(path.join(dir, 'bootenv'), 0o755);
+  });
+  after(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A console shell: runs the line with sh and, like a real console, interleaves kernel and init messages. */
+  const noisyShell: () => ConsoleShell = () => ({
+    run(command) {
+      const r = spawnSync('sh', ['-c', command], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+      const lines = r.stdout.split('\n');
+      lines.splice(
+        1,
+        0,
+        '[   41.871225] random: crng init done',
+        'hw-test: health-check passed slot=B: update committed',
+      );
+      return Promise.resolve({ code: r.status ?? 1, stdout: lines.join('\n'), stderr: '' });
+    },
+  });
+
+  it('keeps only the command output, with its own exit code, through kernel messages', async function () {
+    const runner = shellRunner(noisyShell());
+    expect(await runner.run('bootenv get active_slot')).to.deep.equal({ code: 0, stdout: 'B', stderr: '' });
+    expect(await runner.run('bootenv get nothing')).to.deep.equal({ code: 1, stdout: '', stderr: '' });
+    expect(await runner.run("printf 'no newline'")).to.deep.equal({
+      code: 0,
+      stdout: 'no newline',
+      stderr: '',
+    });
+    expect((await runner.run('echo out; echo err >&2; exit 3')).code).to.equal(3);
+  });
+
+  it('is needed: the raw console output would give a kernel message as the value', async function () {
+    const raw = await noisyShell().run('bootenv get active_slot; bootenv get upgrade_available');
+    expect(raw.stdout).to.contain('random: crng init done');
+    expect(unwrapPrefixed(raw).stdout, 'without the framing nothing is kept').to.equal('');
+  });
+});
+
+describe('update: judging the board after a power cut', function () {
+  const before = state({ slot: 'A', version: 'v1' });
+  const cases: [string, BoardState, string][] = [
+    ['the old system', state({ slot: 'A', version: 'v1' }), 'old'],
+    ['the update, committed', state({ slot: 'B', version: 'v2' }), 'new-committed'],
+    ['the update on trial', state({ slot: 'B', version: 'v2', trial: '1' }), 'new-trial'],
+    ['the old slot with a trial pending', state({ slot: 'A', version: 'v1', trial: '1' }), 'inconsistent'],
+    ['the old slot with another version', state({ slot: 'A', version: 'v2' }), 'inconsistent'],
+    ['the new slot with the old version', state({ slot: 'B', version: 'v1' }), 'inconsistent'],
+    ['an unknown slot', state({ slot: 'C', version: 'v2' }), 'inconsistent'],
+  ];
+  for (const [name, after, expected] of cases) {
+    it(`${name}: ${expected}`, function () {
+      const j = judgeAfterCut(before, 'v2', after, settings);
+      expect(j.state, j.reason).to.equal(expected);
+      expect(j.reason).to.contain(`slot=${after.slot}`);
+    });
+  }
+
+  it('checks a rollback: old slot, old version, nothing on trial', function () {
+    expect(rollbackProblems(before, state({ slot: 'A', version: 'v1' }), settings)).to.deep.equal([]);
+    const bad = rollbackProblems(before, state({ slot: 'B', version: 'v2', trial: '1' }), settings);
+    expect(bad).to.have.length(3);
+    expect(bad.join('\n'))
+      .to.contain('expected A')
+      .and.contain('expected v1')
+      .and.contain('upgrade_available=1');
+  });
+
+  it('tells new breadcrumbs from those left before', function () {
+    const b = state({ breadcrumbs: ['rollback-altboot-triggered'] });
+    const a = state({ breadcrumbs: ['rollback-altboot-triggered', 'rollback-health-triggered'] });
+    expect(newBreadcrumbs(b, a)).to.deep.equal(['rollback-health-triggered']);
+    expect(otherSlot('A')).to.equal('B');
+    expect(otherSlot('b')).to.equal('a');
+  });
+});
+
+describe('update: OS profile settings', function () {
+  it('reads the reference profile, which has every command the suite needs', function () {
+    expect(missingCommands(os)).to.deep.equal([]);
+    expect(settings.bundleDir).to.equal('/tmp');
+    expect(settings.breadcrumbs).to.deep.equal({
+      altboot: 'rollback-altboot-triggered',
+      health: 'rollback-health-triggered',
+    });
+    expect(
+      settings.markers.bootAttempt.exec('hw-test: bootloader slot=B bootcount=2 upgrade_available=1')?.groups,
+    ).to.include({
+      slot: 'B',
+      bootcount: '2',
+    });
+  });
+
+  it('defaults what an older profile lacks, and names a missing command or a bad pattern', function () {
+    const old: OsProfile = {
+      ...os,
+      commands: { version: 'cat /etc/version' },
+      update: { repeatSameVersion: 'refused' },
+    };
+    expect(missingCommands(old)).to.deep.equal([
+      'activeSlot',
+      'bootenvGet',
+      'breadcrumbs',
+      'update',
+      'sha256',
+    ]);
+    const s = updateSettings(old);
+    expect(s.trialVariable).to.equal('upgrade_available');
+    expect(s.repeatSameVersion).to.equal('refused');
+    expect(() => updateSettings({ ...os, update: { markers: { reset: '(' } } })).to.throw(
+      InputError,
+      /update\.markers\.reset/,
+    );
+  });
+
+  it('fills command templates, quoting values and dropping an unknown checksum', function () {
+    expect(renderCommand(os.commands.update!, { file: '/tmp/rootfs-v2.ext4.zst', sha256: 'ab12' })).to.equal(
+      'os-update /tmp/rootfs-v2.ext4.zst --sha256 ab12 --reboot',
+    );
+    expect(renderCommand(os.commands.update!, { file: '/tmp/a b' })).to.equal(
+      "os-update '/tmp/a b' --reboot",
+    );
+    expect(renderCommand('x --sha256={sha256} y', {})).to.equal('x y');
+    expect(() => renderCommand('bootenv get {name}', {})).to.throw(InputError, /\{name\}/);
+  });
+});
