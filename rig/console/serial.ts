@@ -19,12 +19,18 @@ export interface SerialConsoleOptions extends ConsoleOptions {
   reopenTimeoutMs?: number;
   /** How often to look for a vanished device (default 250 ms: a USB re-enumeration takes ~1 s). */
   pollMs?: number;
+  /** Called when a vanished device was found and reopened. */
+  onReopen?: (device: string) => void;
 }
 
 /**
  * A console on a serial device through serialport: a USB UART or a QEMU pty (the same code path).
  * A device that vanishes (USB-serial unplugged, QEMU exited) is reopened when it comes back; the
  * log goes on across the reopen. `SerialPort.list()` is never called: it needs udevadm.
+ *
+ * serialport flushes the device's input at each open (TCIOFLUSH), so what a board sends while
+ * its device is away or before `open` is lost, as it is on a USB UART: a QEMU board is kept
+ * paused until its console is open.
  */
 export class SerialConsole extends ConsoleCore {
   #opts: SerialConsoleOptions;
@@ -98,6 +104,10 @@ export class SerialConsole extends ConsoleCore {
         port.on('data', (b: Buffer) => this.feed(b));
         port.on('error', (e) => log('%s: %s: %s', this.name, device, e.message));
         port.once('close', (e: (Error & { disconnected?: boolean }) | null) => this.#onClose(port, e));
+        // A hung-up tty reads as end of file rather than an error (a pty whose QEMU exited).
+        port.once('end', () => {
+          if (port.isOpen) port.close();
+        });
         log('%s: opened %s at %d baud', this.name, device, this.#opts.baudRate);
         resolve();
       });
@@ -128,6 +138,7 @@ export class SerialConsole extends ConsoleCore {
           await this.#openDevice(device);
           this.#reopens++;
           log('%s: %s is back after %d ms', this.name, device, Date.now() - since);
+          this.#opts.onReopen?.(device);
           return;
         } catch (err) {
           log('%s: reopen: %s', this.name, errorMessage(err));
