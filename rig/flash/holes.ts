@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { runChecked, type Spawner } from '../util/spawn.js';
 import type { ImageMap, Range } from './bmap.js';
 
 const log = logger('flash:holes');
+
+/** The system's Python starts in 80 ms; a version manager's shim on PATH can take ten times that. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 /**
  * Node has no lseek binding, so the data ranges are listed by a few lines of Python (present
@@ -43,7 +47,7 @@ export function alignRanges(ranges: Range[], size: number, align: number): Range
 
 /** The data ranges of an uncompressed image, so that an image with no bmap is still written sparsely. */
 export async function findHoles(spawner: Spawner, path: string, signal?: AbortSignal): Promise<ImageMap> {
-  const res = await runChecked(spawner, 'python3', ['-c', SCRIPT, path], {
+  const res = await runChecked(spawner, PYTHON, ['-c', SCRIPT, path], {
     signal,
     timeoutMs: 60_000,
     what: `listing the holes of ${path}`,

@@ -59,7 +59,8 @@ async function currentDrops(
  * Boards that boot a flasher from SD to write their internal storage (intel-nuc, beaglebone-black):
  * 1. boot the flasher from the card (mux to the board, power on);
  * 2. wait for it to finish: the console's `flasherDone` line, or the current falling to idle;
- * 3. power off, move the mux away from the board (off), and power on to boot from internal storage.
+ * 3. power off, move the card to the host side (the one state every mux has where the board cannot
+ *    see it: `off` leaves a mux without a card-power pin on the board side), and power on.
  * The caller has already written the flasher image to the card. The flasher not finishing in time
  * is the image's fault (`fail`).
  */
@@ -106,7 +107,7 @@ export async function runTwoStage(board: TwoStageBoard, o: TwoStageOptions): Pro
   log('%s: flasher done (%s) after %d ms', board.name, doneBy, flasherMs);
 
   await board.power.off(o.signal);
-  await board.mux?.off(o.signal);
+  await board.mux?.toHost(o.signal);
   board.console.skipPending();
   await board.power.on(o.signal);
   return { doneBy, flasherMs };

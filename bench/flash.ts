@@ -1,0 +1,188 @@
+/**
+ * Flash benchmark (not part of `npm test`): `npm run bench:flash` (as root, for loop devices and
+ * drop_caches). Builds the images once under ~/.cache/hw-test/bench, writes each to a loop device
+ * (or a file without root), alternating dd, bmaptool copy, hw-test with and without verify, and
+ * writes the medians and ratios to docs/benchmarks.md (section "## Flashing").
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  writeSync,
+  readFileSync,
+  writeFileSync,
+  ftruncateSync,
+} from 'node:fs';
+import { cpus, homedir, release } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'dist/rig/cli/main.js');
+const DIR = join(homedir(), '.cache/hw-test/bench');
+const GiB = 1 << 30;
+const MiB = 1 << 20;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function sh(cmd: string): void {
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${r.stderr.toString().trim()}`);
+}
+
+/** Compressible like an OS image: runs of random bytes, text and zeros in each extent. */
+function fill(fd: number, start: number, length: number): void {
+  const text = Buffer.from(
+    'usr/lib/x86_64-linux-gnu/libfoo.so.1 ELF 64-bit LSB shared object\n'.repeat(1024),
+  );
+  for (let off = 0; off < length; off += MiB) {
+    const n = Math.min(MiB, length - off);
+    const b = Buffer.alloc(n);
+    randomBytes(n >> 1).copy(b, 0);
+    text.copy(b, n >> 1, 0, Math.min(text.length, n - (n >> 1)));
+    writeSync(fd, b, 0, n, start + off);
+  }
+}
+
+function buildSparse(path: string, size: number, mappedFraction: number): void {
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, size);
+  // A partition table and boot area up front, then extents spread over the image, like a rootfs.
+  fill(fd, 0, 8 * MiB);
+  const extents = 96;
+  const per = Math.floor((size * mappedFraction - 8 * MiB) / extents / 4096) * 4096;
+  const stride = Math.floor((size - 8 * MiB) / extents / 4096) * 4096;
+  for (let i = 0; i < extents; i++) fill(fd, 8 * MiB + i * stride, per);
+  closeSync(fd);
+}
+
+function images(): Record<string, string> {
+  mkdirSync(DIR, { recursive: true });
+  const sparse = join(DIR, 'sparse-2g.img');
+  const full = join(DIR, 'full-1g.img');
+  if (!existsSync(`${sparse}.bmap`)) {
+    console.error('building a 2 GiB image, 20% mapped ...');
+    buildSparse(sparse, 2 * GiB, 0.2);
+    sh(`bmaptool create -o ${sparse}.bmap ${sparse}`);
+  }
+  if (!existsSync(`${sparse}.xz`)) {
+    console.error('xz ...');
+    sh(`xz -T0 -k -f ${sparse}`);
+  }
+  if (!existsSync(`${sparse}.zst`)) {
+    console.error('zstd ...');
+    sh(`zstd -q -T0 -k -f ${sparse} -o ${sparse}.zst`);
+  }
+  if (!existsSync(`${full}.bmap`)) {
+    console.error('building a fully mapped 1 GiB image ...');
+    const fd = openSync(full, 'w');
+    fill(fd, 0, GiB);
+    closeSync(fd);
+    sh(`bmaptool create -o ${full}.bmap ${full}`);
+  }
+  return { sparse, full };
+}
+
+function dropCaches(): void {
+  spawnSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {
+    // not root: the comparison is still alternated, but warm caches favour whoever runs second
+  }
+}
+
+function time(cmd: string): number {
+  dropCaches();
+  const t0 = performance.now();
+  sh(cmd);
+  return (performance.now() - t0) / 1000;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Case {
+  name: string;
+  image: string;
+  decompress?: string;
+}
+
+function main(): void {
+  const { sparse, full } = images();
+  const root = process.getuid?.() === 0;
+  const backing = join(DIR, 'target.img');
+  sh(`truncate -s 0 ${backing} && truncate -s ${2 * GiB + 64 * MiB} ${backing}`);
+  const dev = root ? execFileSync('losetup', ['-f', '--show', backing]).toString().trim() : backing;
+  const cases: Case[] = [
+    { name: '2 GiB, 20% mapped, raw + bmap', image: sparse },
+    { name: 'same, .xz', image: `${sparse}.xz`, decompress: `xz -dc -T0 ${sparse}.xz` },
+    { name: 'same, .zst', image: `${sparse}.zst`, decompress: `zstd -dc -q ${sparse}.zst` },
+    { name: '1 GiB, fully mapped, raw', image: full },
+  ];
+  const rows: string[] = [];
+  const missed: string[] = [];
+  try {
+    for (const c of cases) {
+      const dd = c.decompress
+        ? `${c.decompress} | dd of=${dev} bs=4M iflag=fullblock oflag=direct conv=fsync status=none`
+        : `dd if=${c.image} of=${dev} bs=4M oflag=direct conv=fsync status=none`;
+      const tools: Record<string, string> = {
+        dd,
+        bmaptool: `bmaptool -q copy ${c.image} ${dev}`,
+        'hw-test verify': `node ${CLI} flash --image ${c.image} --to ${dev} --declare ${dev}`,
+        'hw-test no-verify': `node ${CLI} flash --no-verify --image ${c.image} --to ${dev} --declare ${dev}`,
+      };
+      if (c.decompress) tools.decompressor = `${c.decompress} > /dev/null`;
+      const t: Record<string, number[]> = {};
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [k, cmd] of Object.entries(tools)) {
+          (t[k] ??= []).push(time(cmd));
+          console.error(`${c.name}: ${k}: ${t[k].at(-1)!.toFixed(2)} s`);
+        }
+      }
+      const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+      const ratio = (k: string) => m[k] / m.bmaptool;
+      const dec = m.decompressor === undefined ? '' : `${m.decompressor.toFixed(2)}`;
+      const vsDec =
+        m.decompressor === undefined ? '' : `${(m['hw-test no-verify'] / m.decompressor).toFixed(2)}`;
+      rows.push(
+        `| ${c.name} | ${m.dd.toFixed(2)} | ${m.bmaptool.toFixed(2)} | ${m['hw-test verify'].toFixed(2)} (${ratio('hw-test verify').toFixed(2)}) | ${m['hw-test no-verify'].toFixed(2)} (${ratio('hw-test no-verify').toFixed(2)}) | ${dec} | ${vsDec} |`,
+      );
+      if (ratio('hw-test no-verify') > 1.0)
+        missed.push(`${c.name}: no-verify ratio ${ratio('hw-test no-verify').toFixed(2)} > 1.0`);
+      if (ratio('hw-test verify') > 1.5)
+        missed.push(`${c.name}: verify ratio ${ratio('hw-test verify').toFixed(2)} > 1.5`);
+      if (m.decompressor !== undefined && m['hw-test no-verify'] > 1.1 * m.decompressor) {
+        missed.push(`${c.name}: ${vsDec}x the decompressor alone (> 1.1)`);
+      }
+    }
+  } finally {
+    if (root) spawnSync('losetup', ['-d', dev]);
+  }
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  const section = [
+    '## Flashing',
+    '',
+    `Run with \`npm run bench:flash\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs (${cpu}), ` +
+      `Linux ${release()}, target ${root ? 'a loop device backed by a file on the root disk' : 'a regular file'}; ` +
+      `page caches dropped before every run${root ? '' : ' (skipped: not root)'}; median of ${ROUNDS} alternated rounds, seconds.`,
+    'Ratios in brackets are against bmaptool (target: no-verify <= 1.0, verify <= 1.5); the last column is',
+    'hw-test without verify against the decompressor alone writing to /dev/null (target <= 1.1).',
+    '',
+    '| image | dd bs=4M oflag=direct | bmaptool copy | hw-test verify | hw-test no-verify | decompressor alone | vs decompressor |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    missed.length ? `Targets missed: ${missed.join('; ')}.` : 'All targets met.',
+    '',
+  ].join('\n');
+  const doc = join(ROOT, 'docs/benchmarks.md');
+  const old = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n\n';
+  const re = /## Flashing\n[\s\S]*?(?=\n## |$)/;
+  const next = re.test(old) ? old.replace(re, section) : `${old.trimEnd()}\n\n${section}`;
+  writeFileSync(doc, next);
+  console.log(section);
+}
+
+main();

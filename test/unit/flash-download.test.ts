@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import { InfraError } from '../../rig/errors.js';
+import { download } from '../../rig/flash/download.js';
+import { prepareSource } from '../../rig/flash/index.js';
+import { pattern, tmpDir } from './flash-helpers.js';
+
+const BODY = pattern(3 << 20, 11);
+const SHA = createHash('sha256').update(BODY).digest('hex');
+
+/** Serves BODY with Range support; the first `drops` responses stop half-way and cut the connection. */
+function server(drops: number) {
+  const seen: { range?: string }[] = [];
+  let left = drops;
+  const srv = http.createServer((req, res) => {
+    seen.push({ range: req.headers.range });
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const from = m ? Number(m[1]) : 0;
+    const part = BODY.subarray(from);
+    res.writeHead(m ? 206 : 200, {
+      'content-length': part.length,
+      ...(m ? { 'content-range': `bytes ${from}-${BODY.length - 1}/${BODY.length}` } : {}),
+    });
+    if (left > 0) {
+      left--;
+      res.write(part.subarray(0, part.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    res.end(part);
+  });
+  return new Promise<{ url: string; seen: typeof seen; close: () => Promise<void> }>((resolve) =>
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}/os/image.img.xz`,
+        seen,
+        close: () => new Promise((r) => srv.close(() => r())),
+      });
+    }),
+  );
+}
+
+describe('flash: downloads', function () {
+  it('resumes with a Range request after the connection drops mid-body', async function () {
+    const s = await server(2);
+    try {
+      const got = await download(s.url, { cacheDir: tmpDir() });
+      expect(readFileSync(got.path).equals(BODY)).to.equal(true);
+      expect(got.sha256).to.equal(SHA);
+      expect(s.seen).to.have.length(3);
+      expect(s.seen[0].range).to.equal(undefined);
+      // Each attempt asks for what is missing: a later start each time, inside the body.
+      const from = s.seen.slice(1).map((x) => Number(/^bytes=(\d+)-$/.exec(x.range ?? '')?.[1]));
+      expect(from[0]).to.be.within(1, BODY.length - 1);
+      expect(from[1]).to.be.within(from[0] + 1, BODY.length - 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('keeps a truncated download and resumes it on the next call, then serves it from the cache', async function () {
+    const s = await server(1);
+    const cacheDir = tmpDir();
+    try {
+      const err = await download(s.url, { cacheDir, attempts: 1 }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(InfraError);
+      expect((err as Error).message).to.match(/kept dropping .*run again to resume/);
+      const path = await prepareSource(s.url, { cacheDir });
+      expect(readFileSync(path).equals(BODY)).to.equal(true);
+      expect(s.seen).to.have.length(2);
+      expect(s.seen[1].range).to.match(/^bytes=[1-9]\d*-$/);
+      const again = await download(s.url, { cacheDir });
+      expect(again.cached).to.equal(true);
+      expect(s.seen).to.have.length(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses content whose sha256 is not the one asked for', async function () {
+    const s = await server(0);
+    try {
+      const err = await download(s.url, { cacheDir: tmpDir(), sha256: '0'.repeat(64) }).catch(
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).to.include(`sha256 is ${SHA}, expected ${'0'.repeat(64)}`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('leaves local paths alone', async function () {
+    expect(await prepareSource('/some/image.img')).to.equal('/some/image.img');
+  });
+});

@@ -1,0 +1,67 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const MiB = 1 << 20;
+
+export function tmpDir(prefix = 'hwt-flash-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Deterministic bytes (xorshift), so a failure reproduces. */
+export function pattern(length: number, seed: number): Buffer {
+  const b = Buffer.alloc(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b.writeInt32LE(x | 0, i);
+  }
+  return b;
+}
+
+/** A sparse image: `size` bytes with data only in `extents` ([offset, length] pairs). */
+export function makeImage(path: string, size: number, extents: [number, number][], seed = 7): string {
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, size);
+  extents.forEach(([off, len], i) => writeSync(fd, pattern(len, seed + i), 0, len, off));
+  closeSync(fd);
+  return path;
+}
+
+export function sha256(path: string, length?: number): string {
+  const data = readFileSync(path);
+  return createHash('sha256')
+    .update(length === undefined ? data : data.subarray(0, length))
+    .digest('hex');
+}
+
+export function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+export function has(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** Why loop devices cannot be used here, or undefined when they can. */
+export function noLoopReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root: loop devices need root';
+  if (!has('losetup')) return 'losetup is not installed';
+  const r = spawnSync('losetup', ['-f']);
+  if (r.status !== 0) return `no free loop device (${r.stderr.toString().trim()})`;
+  return undefined;
+}
+
+/** Attaches `file` to a loop device for `fn`, and always detaches it. */
+export async function withLoop<T>(file: string, fn: (dev: string) => Promise<T>): Promise<T> {
+  const dev = run('losetup', ['-f', '--show', file]).trim();
+  try {
+    return await fn(dev);
+  } finally {
+    spawnSync('losetup', ['-d', dev]);
+  }
+}
