@@ -20,7 +20,25 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/rig/power/*', '**/rig/sdmux/*', '**/rig/gpio/*', '**/rig/qemu/*'], message: 'Suites use the board interfaces, not drivers.' }] },
+        {
+          patterns: [
+            {
+              group: [
+                '**/rig/power/*',
+                '!**/rig/power/power-switch.js',
+                '**/rig/sdmux/*',
+                '!**/rig/sdmux/sd-mux.js',
+                '**/rig/gpio/*',
+                '!**/rig/gpio/gpio.js',
+                '**/rig/qemu/*',
+                '**/rig/net/*',
+                '**/rig/rig/*',
+                '**/rig/board/virtual-board.js',
+              ],
+              message: 'Suites use the board interfaces, not drivers.',
+            },
+          ],
+        },
       ],
     },
   },

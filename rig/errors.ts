@@ -29,9 +29,14 @@ export class HwTestError extends Error {
   readonly class: ErrorClass;
   readonly context: ErrorContext;
 
-  constructor(errorClass: ErrorClass, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+  constructor(
+    errorClass: ErrorClass,
+    message: string,
+    context: ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
-    this.name = `HwTest${errorClass[0]!.toUpperCase()}${errorClass.slice(1)}Error`;
+    this.name = `HwTest${errorClass[0].toUpperCase()}${errorClass.slice(1)}Error`;
     this.class = errorClass;
     this.context = context;
   }
@@ -84,7 +89,14 @@ export function classOf(err: unknown): ErrorClass {
  * KCIDB ranks FAIL > ERROR > MISS > PASS: a test that proved the image broken outweighs a suite bug,
  * which outweighs a rig problem (the rig's result says nothing about the image).
  */
-const SEVERITY: Record<Verdict, number> = { pass: 0, skipped: 0, infra: 2, error: 3, fail: 4, interrupted: 5 };
+const SEVERITY: Record<Verdict, number> = {
+  pass: 0,
+  skipped: 0,
+  infra: 2,
+  error: 3,
+  fail: 4,
+  interrupted: 5,
+};
 
 export function worst(verdicts: Iterable<Verdict>): Verdict {
   let result: Verdict = 'pass';

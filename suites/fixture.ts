@@ -56,11 +56,17 @@ export interface BoardNetwork {
   /** Resolves `<hostname>.local` over multicast DNS on the board's network only. */
   resolveMdns(hostname: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<string>;
   /** Browses `_ssh._tcp` on the board's network; resolves with the instances seen. */
-  browseSsh(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ name: string; host: string; port: number; addresses: string[] }[]>;
+  browseSsh(opts: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+  }): Promise<{ name: string; host: string; port: number; addresses: string[] }[]>;
   /** Opens SSH to the board with the run's key; host keys are accepted per run, never saved. */
   connect(opts: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut>;
   /** Waits for the board's DHCP lease in the rig's DHCP server (absent when the rig runs none). */
-  waitForLease?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ mac: string; address: string; hostname?: string }>;
+  waitForLease?(opts: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+  }): Promise<{ mac: string; address: string; hostname?: string }>;
   /** A name the board resolves through the DHCP-provided DNS, and the address it must get. */
   readonly rigName?: { name: string; address: string };
 }
@@ -104,6 +110,7 @@ export function skipBecause(ctx: { skip(): never }, reason: string): never {
 }
 
 export function rig(): SuiteContext {
-  if (!current) throw new Error('suites run under hw-test: no board context (run them with `hw-test --board ...`)');
+  if (!current)
+    throw new Error('suites run under hw-test: no board context (run them with `hw-test --board ...`)');
   return current;
 }

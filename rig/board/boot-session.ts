@@ -84,7 +84,11 @@ export class ConsoleBootSession implements BootSession {
         await wait(type.markers.userspace, t.userspace, 'userspace');
         break;
       case 'login':
-        await wait(os.console.user ? os.console.loginPrompt : os.console.shellPrompt, t.login, 'the login prompt');
+        await wait(
+          os.console.user ? os.console.loginPrompt : os.console.shellPrompt,
+          t.login,
+          'the login prompt',
+        );
         break;
       case 'shell':
         try {
@@ -111,7 +115,10 @@ export class ConsoleBootSession implements BootSession {
         err.context,
       );
     }
-    return new FailError(`${what} not reached within ${Math.round(Number(err.context.timeoutMs) / 1000)} s`, err.context);
+    return new FailError(
+      `${what} not reached within ${Math.round(Number(err.context.timeoutMs) / 1000)} s`,
+      err.context,
+    );
   }
 
   private async powerOn(signal?: AbortSignal): Promise<void> {

@@ -26,7 +26,10 @@ export class ConsoleShellImpl implements ConsoleShell {
     return next;
   }
 
-  private async runNow(command: string, opts: { timeoutMs?: number; signal?: AbortSignal }): Promise<CommandResult> {
+  private async runNow(
+    command: string,
+    opts: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<CommandResult> {
     const id = `@@HWT-${process.pid}-${++nonce}`;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     this.console.skipPending();
@@ -59,7 +62,12 @@ export class ConsoleShellImpl implements ConsoleShell {
 }
 
 /** Logs in on the console as the OS profile says; a rejected login is the image's fault. */
-export async function consoleLogin(console: Console, os: OsProfile, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function consoleLogin(
+  console: Console,
+  os: OsProfile,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const c = os.console;
   const failOn = c.loginFailed
     ? [{ name: 'login-failed', pattern: new RegExp(c.loginFailed), severity: 'fatal' as const }]
@@ -79,9 +87,15 @@ export async function consoleLogin(console: Console, os: OsProfile, timeoutMs: n
     await console.write('\n');
   }
   try {
-    await console.expect(new RegExp(c.shellPrompt, 'm'), { timeoutMs, signal, failOn, what: 'the shell prompt after login' });
+    await console.expect(new RegExp(c.shellPrompt, 'm'), {
+      timeoutMs,
+      signal,
+      failOn,
+      what: 'the shell prompt after login',
+    });
   } catch (err) {
-    if (err instanceof FailError) throw new FailError(`login as ${c.user ?? '(no user)'} failed: ${err.message}`, err.context);
+    if (err instanceof FailError)
+      throw new FailError(`login as ${c.user ?? '(no user)'} failed: ${err.message}`, err.context);
     throw err;
   }
   // No echo: what we type must not be taken for output (and long lines are not re-wrapped).

@@ -94,6 +94,10 @@ export const DEFAULT_FAILURE_PATTERNS: FailurePattern[] = [
 export function failurePatterns(board: BoardType): FailurePattern[] {
   return [
     ...DEFAULT_FAILURE_PATTERNS,
-    ...(board.failurePatterns ?? []).map((p) => ({ name: p.name, pattern: new RegExp(p.pattern), severity: p.severity })),
+    ...(board.failurePatterns ?? []).map((p) => ({
+      name: p.name,
+      pattern: new RegExp(p.pattern),
+      severity: p.severity,
+    })),
   ];
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 /** The repository root: dist/rig/catalog/ or rig/catalog/ -> root. */
 export const ROOT = (() => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!require('node:fs').existsSync(path.join(dir, 'package.json'))) {
+  while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
     if (up === dir) throw new Error('hw-test: cannot find the package root');
     dir = up;
@@ -49,13 +49,19 @@ function isRegex(s: string): boolean {
 function fieldPath(instancePath: string, missing?: string): string {
   const parts = instancePath.split('/').filter(Boolean);
   if (missing) parts.push(missing);
-  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(top level)';
+  return (
+    parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') ||
+    '(top level)'
+  );
 }
 
 function describe(e: ErrorObject): { field: string; expected: string } {
   switch (e.keyword) {
     case 'required':
-      return { field: fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty), expected: 'is required' };
+      return {
+        field: fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty),
+        expected: 'is required',
+      };
     case 'additionalProperties':
       return {
         field: fieldPath(e.instancePath, (e.params as { additionalProperty: string }).additionalProperty),
@@ -67,7 +73,10 @@ function describe(e: ErrorObject): { field: string; expected: string } {
         expected: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
       };
     case 'format':
-      return { field: fieldPath(e.instancePath), expected: `must be a valid ${(e.params as { format: string }).format}` };
+      return {
+        field: fieldPath(e.instancePath),
+        expected: `must be a valid ${(e.params as { format: string }).format}`,
+      };
     default:
       return { field: fieldPath(e.instancePath), expected: e.message ?? 'is invalid' };
   }
@@ -84,16 +93,21 @@ export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
+    const e = doc.errors[0];
     const line = e.linePos?.[0].line;
-    throw new InputError(`${file}${line ? `:${line}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`, { file });
+    throw new InputError(`${file}${line ? `:${line}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`, {
+      file,
+    });
   }
   const data: unknown = doc.toJS();
   const validate = validator(schemaFile);
   if (!validate(data)) {
     // A misspelt key also makes its correct name "missing": naming the unknown key says more.
     const errors = validate.errors!;
-    const first = errors.find((e) => e.keyword === 'additionalProperties') ?? errors.find((e) => e.keyword !== 'if') ?? errors[0]!;
+    const first =
+      errors.find((e) => e.keyword === 'additionalProperties') ??
+      errors.find((e) => e.keyword !== 'if') ??
+      errors[0];
     const { field, expected } = describe(first);
     throw new InputError(`${file}: ${field} ${expected}`, { file, field });
   }

@@ -12,6 +12,8 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    throw new InputError(`${command}: ${msg.replace(/^Unknown option/, 'unknown option')} (see hw-test ${command} --help)`);
+    throw new InputError(
+      `${command}: ${msg.replace(/^Unknown option/, 'unknown option')} (see hw-test ${command} --help)`,
+    );
   }
 }

@@ -24,9 +24,12 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const head = { name: 'BOARD', arch: 'ARCH', capabilities: 'CAPABILITIES', here: 'ON THIS HOST' };
   const w = (k: keyof typeof head) => Math.max(head[k].length, ...rows.map((r) => r[k].length));
   for (const r of [head, ...rows]) {
-    io.out(`${r.name.padEnd(w('name'))}  ${r.arch.padEnd(w('arch'))}  ${r.capabilities.padEnd(w('capabilities'))}  ${r.here}`);
+    io.out(
+      `${r.name.padEnd(w('name'))}  ${r.arch.padEnd(w('arch'))}  ${r.capabilities.padEnd(w('capabilities'))}  ${r.here}`,
+    );
   }
-  if (!labFile) io.out('\n(no lab file: pass --lab FILE or set HW_TEST_LAB to see which real boards are wired here)');
+  if (!labFile)
+    io.out('\n(no lab file: pass --lab FILE or set HW_TEST_LAB to see which real boards are wired here)');
   return 0;
 }
 

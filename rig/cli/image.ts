@@ -25,10 +25,12 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   let arch = values.arch;
   if (values.board) {
     const b = loadBoard(values.board);
-    if (!b.defaultImage) throw new InputError(`--board ${values.board}: the reference OS is built for virtual boards only`);
+    if (!b.defaultImage)
+      throw new InputError(`--board ${values.board}: the reference OS is built for virtual boards only`);
     arch = b.defaultImage.arch;
   }
-  if (arch !== 'x86_64' && arch !== 'armv7') throw new InputError('image build: give --board NAME or --arch x86_64|armv7');
+  if (arch !== 'x86_64' && arch !== 'armv7')
+    throw new InputError('image build: give --board NAME or --arch x86_64|armv7');
   const { ensureImage } = await import('../image/build.js');
   const built = await ensureImage(arch, values.variant, {
     signal: io.signal,
@@ -36,15 +38,22 @@ async function build(argv: string[], io: CliIo): Promise<number> {
     env: io.env,
     onLog: (l) => io.err(l),
   });
-  if (built.cached && values['quiet-if-cached']) io.err(`setup: ${arch} ${values.variant} image: cached (${built.image})`);
-  else io.err(`${arch} ${values.variant}: ${built.cached ? 'cached' : `built in ${built.seconds.toFixed(1)} s`}: ${built.image}`);
+  if (built.cached && values['quiet-if-cached'])
+    io.err(`setup: ${arch} ${values.variant} image: cached (${built.image})`);
+  else
+    io.err(
+      `${arch} ${values.variant}: ${built.cached ? 'cached' : `built in ${built.seconds.toFixed(1)} s`}: ${built.image}`,
+    );
   if (values.out) {
     // A copy the user owns; `cp --sparse` semantics come from copyFile's reflink-or-copy on most filesystems.
     await copyFile(built.image, path.resolve(values.out));
     io.out(path.resolve(values.out));
   } else io.out(built.image);
   if (values['bundle-out']) {
-    if (!built.bundle) throw new InputError(`variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update)`);
+    if (!built.bundle)
+      throw new InputError(
+        `variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update)`,
+      );
     await copyFile(built.bundle, path.resolve(values['bundle-out']));
     await copyFile(`${built.bundle}.sha256`, `${path.resolve(values['bundle-out'])}.sha256`).catch(() => {});
   }
@@ -58,7 +67,13 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     const { configureMain } = await import('./image-configure.js');
     return configureMain(rest, io);
   }
-  throw new InputError(`image: expected "build" or "configure", got ${sub ? `"${sub}"` : 'nothing'} (see hw-test image --help)`);
+  throw new InputError(
+    `image: expected "build" or "configure", got ${sub ? `"${sub}"` : 'nothing'} (see hw-test image --help)`,
+  );
 }
 
-export const command: CliCommand = { summary: 'build or configure images of the reference OS', usage: USAGE, main };
+export const command: CliCommand = {
+  summary: 'build or configure images of the reference OS',
+  usage: USAGE,
+  main,
+};

@@ -80,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
   const name = first.startsWith('-') ? 'run' : first;
   const load = COMMANDS[name];
   if (!load) {
-    io.err(`hw-test: unknown command "${name}"; commands are ${Object.keys(COMMANDS).join(', ')} (see hw-test --help)`);
+    io.err(
+      `hw-test: unknown command "${name}"; commands are ${Object.keys(COMMANDS).join(', ')} (see hw-test --help)`,
+    );
     return 2;
   }
   const { command } = await load();
@@ -101,7 +103,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);
     } else {
-      process.stderr.write(`hw-test: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `hw-test: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = 1;
     }
   },

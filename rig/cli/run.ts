@@ -24,7 +24,8 @@ export function reproduceCommand(values: Record<string, unknown>, board: string)
   const parts = ['npm run hw-test --', '--board', board];
   for (const k of ['image', 'suite', 'grep', 'os', 'cuts', 'seed'] as const) {
     const v = values[k];
-    if (typeof v === 'string') parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+    if (typeof v === 'string')
+      parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
   }
   return parts.join(' ');
 }
@@ -43,11 +44,14 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     cuts: { type: 'string' },
     seed: { type: 'string' },
   });
-  if (!values.board) throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
+  if (!values.board)
+    throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
   const lockTimeout = Number(values['lock-timeout']);
-  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0)
+    throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
   const parallel = Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1) throw new InputError(`--parallel ${values.parallel}: expected a whole number >= 1`);
+  if (!Number.isInteger(parallel) || parallel < 1)
+    throw new InputError(`--parallel ${values.parallel}: expected a whole number >= 1`);
   if (values.grep) {
     try {
       new RegExp(values.grep);
@@ -60,7 +64,10 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
-  const suites = values.suite.split(',').map((s) => s.trim()).filter(Boolean);
+  const suites = values.suite
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const { resolveBoards } = await import('../runner/multi.js');
   const boards = await resolveBoards(values.board, labFile);
   const { suiteFiles } = await import('../runner/suites.js');
@@ -78,7 +85,11 @@ async function main(argv: string[], io: CliIo): Promise<number> {
         await runBoard({
           board: b,
           os,
-          image: values.image ? (/^https?:/.test(values.image) ? values.image : path.resolve(values.image)) : undefined,
+          image: values.image
+            ? /^https?:/.test(values.image)
+              ? values.image
+              : path.resolve(values.image)
+            : undefined,
           suites,
           grep: values.grep,
           reportsDir: path.resolve(values.reports),
@@ -108,7 +119,9 @@ function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): v
       .filter(([, n]) => n > 0)
       .map(([v, n]) => `${n} ${v}`)
       .join(', ');
-    io.out(`${s.board}: ${s.verdict.toUpperCase()} (${counts || 'no tests'})${s.message ? `: ${s.message}` : ''}`);
+    io.out(
+      `${s.board}: ${s.verdict.toUpperCase()} (${counts || 'no tests'})${s.message ? `: ${s.message}` : ''}`,
+    );
     for (const t of s.tests.filter((t) => t.verdict !== 'pass' && t.verdict !== 'skipped')) {
       io.out(`  ${t.verdict}: ${t.fullTitle}: ${t.message ?? ''}`);
     }

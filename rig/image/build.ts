@@ -50,7 +50,10 @@ export async function inputHash(arch: OsArch, variant: string): Promise<string> 
     const rel = path.relative(osDir, f);
     // The profiles describe the OS to the controller; they do not change what is built.
     if (rel.startsWith('profiles') || rel.endsWith('.md')) continue;
-    h.update(rel).update('\0').update(await readFile(f)).update('\0');
+    h.update(rel)
+      .update('\0')
+      .update(await readFile(f))
+      .update('\0');
   }
   return h.digest('hex').slice(0, 16);
 }
@@ -78,7 +81,11 @@ export interface BuildOptions {
  * Builds (or finds in the cache) one variant of the reference OS. The cache is keyed by the input
  * hash, outside the repository, so a fresh machine builds and a warm one does not.
  */
-export async function ensureImage(arch: OsArch, variant: string, opts: BuildOptions = {}): Promise<BuiltImage> {
+export async function ensureImage(
+  arch: OsArch,
+  variant: string,
+  opts: BuildOptions = {},
+): Promise<BuiltImage> {
   if (!(VARIANTS as readonly string[]).includes(variant)) {
     throw new InputError(`unknown image variant "${variant}": variants are ${VARIANTS.join(', ')}`);
   }
@@ -94,14 +101,24 @@ export async function ensureImage(arch: OsArch, variant: string, opts: BuildOpti
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const args = [path.join(ROOT, 'os', 'build.sh'), '--arch', arch, '--variant', variant, '--out', path.join(tmp, 'disk.img')];
+  const args = [
+    path.join(ROOT, 'os', 'build.sh'),
+    '--arch',
+    arch,
+    '--variant',
+    variant,
+    '--out',
+    path.join(tmp, 'disk.img'),
+  ];
   if (bundle) args.push('--bundle-out', path.join(tmp, path.basename(bundle)));
   opts.onLog?.(`building ${arch} ${variant} image (inputs ${hash})`);
   const res = await (opts.spawner ?? realSpawner).run('bash', args, { signal: opts.signal, env: opts.env });
   if (res.code !== 0) {
     await rm(tmp, { recursive: true, force: true });
     const tail = (res.stderr || res.stdout).trim().split('\n').slice(-5).join('\n  ');
-    throw new InfraError(`building the ${arch} ${variant} image failed (exit ${res.code ?? res.signal}):\n  ${tail}`);
+    throw new InfraError(
+      `building the ${arch} ${variant} image failed (exit ${res.code ?? res.signal}):\n  ${tail}`,
+    );
   }
   await writeFile(path.join(tmp, 'build.log'), `${res.stdout}\n${res.stderr}`);
   await writeFile(path.join(tmp, 'done'), `${new Date().toISOString()}\n`);

@@ -98,7 +98,7 @@ export class ResultCollector {
       metrics: Object.keys(p.metrics).length ? p.metrics : undefined,
       startedAt: p.startedAt,
     });
-    this.onResult?.(this.results[this.results.length - 1]!);
+    this.onResult?.(this.results[this.results.length - 1]);
     this.pending.delete(t);
     if (this.current === t) this.current = undefined;
   }
@@ -119,14 +119,18 @@ export class ResultCollector {
   private markNotRun(suite: Mocha.Suite): void {
     for (const t of suite.tests) {
       if (t.state === undefined && !t.isPending()) {
-        const hookFailure = this.results.find((r) => r.title.includes('hook') && t.fullTitle().startsWith(r.fullTitle.split(' "')[0]!));
+        const hookFailure = this.results.find(
+          (r) => r.title.includes('hook') && t.fullTitle().startsWith(r.fullTitle.split(' "')[0]),
+        );
         this.results.push({
           suite: this.suiteName(t),
           title: t.title,
           fullTitle: t.fullTitle(),
           verdict: 'skipped',
           durationMs: 0,
-          skipReason: hookFailure ? `not run: ${hookFailure.title} failed: ${hookFailure.message ?? ''}` : 'not run',
+          skipReason: hookFailure
+            ? `not run: ${hookFailure.title} failed: ${hookFailure.message ?? ''}`
+            : 'not run',
           attachments: [],
           startedAt: new Date().toISOString(),
         });

@@ -28,7 +28,9 @@ function testcase(board: string, t: TestResult): string {
   else if (t.verdict === 'skipped') body.push(`<skipped message="${xmlEscape(t.skipReason ?? 'skipped')}"/>`);
   const consoleText = t.attachments.find((a) => a.name === 'console')?.content;
   if (consoleText) body.push(`<system-out>${xmlEscape(mask(consoleText))}</system-out>`);
-  return body.length ? `    <testcase ${attrs}>\n      ${body.join('\n      ')}\n    </testcase>` : `    <testcase ${attrs}/>`;
+  return body.length
+    ? `    <testcase ${attrs}>\n      ${body.join('\n      ')}\n    </testcase>`
+    : `    <testcase ${attrs}/>`;
 }
 
 /** JUnit XML as Jenkins' JUnit plugin reads it: one testsuite per suite. */

@@ -13,7 +13,11 @@ export async function writeAtomic(file: string, content: string | Buffer): Promi
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new InfraError(`cannot write report file ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new InfraError(
+      `cannot write report file ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
 }
 

@@ -63,7 +63,11 @@ export async function openBoard(b: ResolvedBoard, opts: OpenBoardOptions): Promi
   if (b.labFile) {
     const { loadLab } = await import('../catalog/lab.js');
     const { createLabBoard } = await import('../rig/lab-board.js');
-    return createLabBoard(loadLab(b.labFile), b.name, { os: opts.os, netArgs: opts.netArgs, wrapper: opts.wrapper });
+    return createLabBoard(loadLab(b.labFile), b.name, {
+      os: opts.os,
+      netArgs: opts.netArgs,
+      wrapper: opts.wrapper,
+    });
   }
   const { createVirtualBoard } = await import('../board/virtual-board.js');
   return createVirtualBoard({

@@ -23,7 +23,10 @@ export interface BoardLock {
 }
 
 export function lockDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HW_TEST_LOCK_DIR ?? path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'hw-test', 'locks');
+  return (
+    env.HW_TEST_LOCK_DIR ??
+    path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'hw-test', 'locks')
+  );
 }
 
 /**

@@ -4,7 +4,10 @@ import { resolveBoard, type ResolvedBoard } from './board-factory.js';
 
 /** `--board a,b,c` or `--board all`: every board wired on this host (the lab file's instances). */
 export async function resolveBoards(arg: string, labFile: string | undefined): Promise<ResolvedBoard[]> {
-  const names = arg.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = arg
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 1 && names[0] === 'all') {
     if (!labFile) {
       // Without a lab file, "all" is every virtual board: they need no wiring.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
-import { cacheRoot, ensureImage, type OsArch } from '../image/build.js';
+import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, type SshKey } from '../net/ssh-key.js';
 import type { RunEvents } from './run-board.js';
 
@@ -51,7 +51,10 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   let source = o.image;
   if (!source) {
     if (!o.board.defaultImage) {
-      throw new InputError(`--image is required for ${o.board.name}: it is real hardware with no default image`, { board: o.board.name });
+      throw new InputError(
+        `--image is required for ${o.board.name}: it is real hardware with no default image`,
+        { board: o.board.name },
+      );
     }
     const built = await ensureImage(o.board.defaultImage.arch, o.board.defaultImage.variant, {
       signal: o.signal,
@@ -64,7 +67,7 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   }
   if (o.board.defaultImage && o.suites?.includes('update-rollback')) {
     for (const v of BUNDLES) {
-      const b = await ensureImage(o.board.defaultImage.arch as OsArch, v, { signal: o.signal, env: o.env });
+      const b = await ensureImage(o.board.defaultImage.arch, v, { signal: o.signal, env: o.env });
       if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
     }
   }
@@ -94,4 +97,3 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
 export async function cleanWork(file: string): Promise<void> {
   await rm(path.dirname(file), { recursive: true, force: true });
 }
-

@@ -7,7 +7,15 @@ import { failurePatterns } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { ConsoleBootSession } from '../board/boot-session.js';
 import type { BoardInstance } from '../board/board.js';
-import { InterruptedError, classOf, errorMessage, exitCodeFor, verdictOf, worst, type Verdict } from '../errors.js';
+import {
+  InterruptedError,
+  classOf,
+  errorMessage,
+  exitCodeFor,
+  verdictOf,
+  worst,
+  type Verdict,
+} from '../errors.js';
 import { logger } from '../log.js';
 import type { RunSummary, StageTiming, StepRecord, TestResult } from '../report/model.js';
 import { createRunDir, newRunId, writeRunReports } from '../report/summary.js';
@@ -62,7 +70,10 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
   const runDir = await createRunDir(opts.reportsDir, board.name, runId);
   const steps = new Steps({
     onStart: (name) => events.info(`${board.name}: ${name}...`),
-    onEnd: (r) => events.info(`${board.name}: ${r.name} ${r.verdict === 'pass' ? 'done' : r.verdict} in ${(r.durationMs / 1000).toFixed(1)} s${r.message ? `: ${r.message}` : ''}`),
+    onEnd: (r) =>
+      events.info(
+        `${board.name}: ${r.name} ${r.verdict === 'pass' ? 'done' : r.verdict} in ${(r.durationMs / 1000).toFixed(1)} s${r.message ? `: ${r.message}` : ''}`,
+      ),
   });
   const files = suiteFiles(opts.suites);
   let tests: TestResult[] = [];
@@ -78,17 +89,32 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
         timeoutMs: opts.lockTimeoutMs,
         signal: opts.signal,
         env: opts.env,
-        onWait: (h) => events.warn(`${board.name} is in use by ${h ? describeHolder(h) : 'another run'}; waiting up to ${opts.lockTimeoutMs / 1000} s`),
-        onTakeOver: (d) => events.warn(`${board.name}: the previous holder (${describeHolder(d)}) is gone; taking over its lock`),
+        onWait: (h) =>
+          events.warn(
+            `${board.name} is in use by ${h ? describeHolder(h) : 'another run'}; waiting up to ${opts.lockTimeoutMs / 1000} s`,
+          ),
+        onTakeOver: (d) =>
+          events.warn(
+            `${board.name}: the previous holder (${describeHolder(d)}) is gone; taking over its lock`,
+          ),
       }),
     );
     steps.defer('unlock', () => lock.release());
 
     image = await steps.run('prepare', () =>
-      prepareImage({ board: board.type, os: opts.os, image: opts.image, runDir, signal: opts.signal, env: opts.env, events }),
+      prepareImage({
+        board: board.type,
+        os: opts.os,
+        image: opts.image,
+        runDir,
+        signal: opts.signal,
+        env: opts.env,
+        events,
+      }),
     );
 
-    let network: (BoardNetwork & { qemuNetArgs?: string[]; wrapper?: string[]; teardown(): Promise<void> }) | undefined;
+    let network:
+      (BoardNetwork & { qemuNetArgs?: string[]; wrapper?: string[]; teardown(): Promise<void> }) | undefined;
     if (board.type.virtual && opts.suites.some((s) => NETWORK_SUITES.has(s))) {
       network = await steps.run('network', async () => {
         const { createVirtualNetwork } = await import('../net/virtual-network.js');
@@ -102,7 +128,12 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
       steps.defer('network down', () => network!.teardown());
     }
 
-    instance = await openBoard(board, { os: opts.os, netArgs: network?.qemuNetArgs, wrapper: network?.wrapper, env: opts.env });
+    instance = await openBoard(board, {
+      os: opts.os,
+      netArgs: network?.qemuNetArgs,
+      wrapper: network?.wrapper,
+      env: opts.env,
+    });
     const inst = instance;
     steps.defer('power off and release', () => inst.release());
 
@@ -159,10 +190,26 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
   } finally {
     await steps.teardown();
   }
-  return finish({ opts, runId, runDir, started, steps: steps.records, tests, runError, image, instance, boot, flash });
+  return finish({
+    opts,
+    runId,
+    runDir,
+    started,
+    steps: steps.records,
+    tests,
+    runError,
+    image,
+    instance,
+    boot,
+    flash,
+  });
 }
 
-async function flashStep(inst: BoardInstance, image: PreparedImage, opts: BoardRunOptions): Promise<RunSummary['flash']> {
+async function flashStep(
+  inst: BoardInstance,
+  image: PreparedImage,
+  opts: BoardRunOptions,
+): Promise<RunSummary['flash']> {
   await mkdir(path.dirname(inst.storage), { recursive: true });
   await inst.power.off(opts.signal);
   if (inst.mux) await inst.mux.toHost(opts.signal);
@@ -180,7 +227,9 @@ async function flashStep(inst: BoardInstance, image: PreparedImage, opts: BoardR
 
 function consoleExcerpt(inst: BoardInstance, fromMs: number, toMs: number): string {
   const c = inst.console as { linesBetween?: (a: number, b: number) => { t: number; text: string }[] };
-  const lines = c.linesBetween ? c.linesBetween(fromMs, toMs) : inst.console.lines.filter((l) => l.t >= fromMs && l.t <= toMs);
+  const lines = c.linesBetween
+    ? c.linesBetween(fromMs, toMs)
+    : inst.console.lines.filter((l) => l.t >= fromMs && l.t <= toMs);
   return lines.map((l) => `[${(l.t / 1000).toFixed(3)}] ${l.text}`).join('\n');
 }
 
@@ -223,14 +272,23 @@ async function finish(f: FinishInput): Promise<RunSummary> {
     durationMs: finished.getTime() - f.started.getTime(),
     verdict,
     exitCode: classOf(f.runError) === 'input' && verdict !== 'interrupted' ? 2 : exitCodeFor(verdict),
-    image: { path: f.image?.source ?? opts.image ?? '', sha256: f.image?.sha256, version: f.image?.version, sizeBytes: f.image?.sizeBytes },
+    image: {
+      path: f.image?.source ?? opts.image ?? '',
+      sha256: f.image?.sha256,
+      version: f.image?.version,
+      sizeBytes: f.image?.sizeBytes,
+    },
     suites: opts.suites,
     tests: f.tests,
     steps: f.steps,
     stages,
     bootMs: f.boot?.timings.get('login'),
     flash: f.flash,
-    findings: (f.instance?.console.findings ?? []).map((x) => ({ severity: x.severity, pattern: x.pattern, line: x.line.text })),
+    findings: (f.instance?.console.findings ?? []).map((x) => ({
+      severity: x.severity,
+      pattern: x.pattern,
+      line: x.line.text,
+    })),
     reproduce: opts.reproduce,
     message: f.runError ? errorMessage(f.runError) : undefined,
   };

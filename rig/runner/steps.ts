@@ -25,7 +25,12 @@ export class Steps {
     this.events.onStart?.(name);
     try {
       const value = await fn();
-      this.record({ name, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), verdict: 'pass' });
+      this.record({
+        name,
+        startedAt: startedAt.toISOString(),
+        durationMs: Date.now() - startedAt.getTime(),
+        verdict: 'pass',
+      });
       return value;
     } catch (err) {
       this.record({
@@ -53,10 +58,18 @@ export class Steps {
         await Promise.race([
           fn(),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`teardown "${name}" did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+            timer = setTimeout(
+              () => reject(new Error(`teardown "${name}" did not finish within ${timeoutMs / 1000} s`)),
+              timeoutMs,
+            );
           }),
         ]);
-        this.record({ name, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), verdict: 'pass' });
+        this.record({
+          name,
+          startedAt: startedAt.toISOString(),
+          durationMs: Date.now() - startedAt.getTime(),
+          verdict: 'pass',
+        });
       } catch (err) {
         log('teardown %s failed: %s', name, errorMessage(err));
         this.record({

@@ -13,7 +13,10 @@ export const SUITES_DIR = path.join(ROOT, 'dist', 'suites');
 export function knownSuites(): string[] {
   if (!existsSync(SUITES_DIR)) return [];
   return readdirSync(SUITES_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && readdirSync(path.join(SUITES_DIR, d.name)).some((f) => f.endsWith('.spec.js')))
+    .filter(
+      (d) =>
+        d.isDirectory() && readdirSync(path.join(SUITES_DIR, d.name)).some((f) => f.endsWith('.spec.js')),
+    )
     .map((d) => d.name)
     .sort();
 }
@@ -23,7 +26,9 @@ export function suiteFiles(names: string[]): string[] {
   const files: string[] = [];
   for (const name of names) {
     if (!known.includes(name)) {
-      throw new InputError(`unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}`);
+      throw new InputError(
+        `unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}`,
+      );
     }
     const dir = path.join(SUITES_DIR, name);
     files.push(
@@ -56,7 +61,10 @@ export interface SuiteRunOptions {
 export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
   const AllureMochaReporter = (await import('allure-mocha')).default as unknown as Mocha.ReporterConstructor;
   const allure = await import('allure-js-commons');
-  const collector = new ResultCollector({ now: opts.now, excerpt: opts.excerpt }, opts.onResult);
+  const collector = new ResultCollector(
+    { now: () => opts.now(), excerpt: (a, b) => opts.excerpt(a, b) },
+    opts.onResult,
+  );
   setRig({
     ...opts.context,
     metric: (name, value) => collector.metric(name, value),
@@ -81,7 +89,11 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
       environmentInfo: opts.environment,
       categories: [
         { name: 'Image failures (fail)', matchedStatuses: ['failed'] },
-        { name: 'Rig problems (infra)', matchedStatuses: ['broken'], messageRegex: '.*(infra|rig|serial|mux|relay|device).*' },
+        {
+          name: 'Rig problems (infra)',
+          matchedStatuses: ['broken'],
+          messageRegex: '.*(infra|rig|serial|mux|relay|device).*',
+        },
         { name: 'Test defects (error)', matchedStatuses: ['broken'] },
       ],
     },

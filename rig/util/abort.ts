@@ -28,13 +28,18 @@ export interface DeadlineOptions {
 }
 
 /** Runs `work` under a deadline and an AbortSignal; the work gets a signal that aborts on either. */
-export async function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, opts: DeadlineOptions): Promise<T> {
+export async function withDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  opts: DeadlineOptions,
+): Promise<T> {
   const ctl = new AbortController();
   const outer = abortPromise(opts.signal);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new TimeoutError(opts.errorClass, opts.message, { timeoutMs: opts.timeoutMs, ...opts.context?.() }));
+      reject(
+        new TimeoutError(opts.errorClass, opts.message, { timeoutMs: opts.timeoutMs, ...opts.context?.() }),
+      );
     }, opts.timeoutMs);
   });
   try {

@@ -35,14 +35,28 @@ export class ReplaySpawner implements Spawner {
   run(cmd: string, args: readonly string[], _opts?: RunOptions): Promise<RunResult> {
     const command = commandLine(cmd, args);
     this.calls.push(command);
-    const i = this.entries.findIndex((e) => (typeof e.match === 'string' ? e.match === command : e.match.test(command)));
+    const i = this.entries.findIndex((e) =>
+      typeof e.match === 'string' ? e.match === command : e.match.test(command),
+    );
     if (i < 0) {
-      return Promise.resolve({ command, code: 127, signal: null, stdout: '', stderr: `${cmd}: command not found\n` });
+      return Promise.resolve({
+        command,
+        code: 127,
+        signal: null,
+        stdout: '',
+        stderr: `${cmd}: command not found\n`,
+      });
     }
-    const e = this.entries[i]!;
+    const e = this.entries[i];
     if (e.times !== undefined && --e.times <= 0) this.entries.splice(i, 1);
     e.effect?.();
-    return Promise.resolve({ command, code: e.code ?? 0, signal: null, stdout: e.stdout ?? '', stderr: e.stderr ?? '' });
+    return Promise.resolve({
+      command,
+      code: e.code ?? 0,
+      signal: null,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    });
   }
 
   start(cmd: string, args: readonly string[]): ProcessHandle {
@@ -51,7 +65,9 @@ export class ReplaySpawner implements Spawner {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let resolveExit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {};
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => (resolveExit = r));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (r) => (resolveExit = r),
+    );
     let running = true;
     const end = (signal: NodeJS.Signals) => {
       if (!running) return;

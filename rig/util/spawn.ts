@@ -43,11 +43,17 @@ export interface ProcessHandle {
  */
 export interface Spawner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
-  start(cmd: string, args: readonly string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: boolean }): ProcessHandle;
+  start(
+    cmd: string,
+    args: readonly string[],
+    opts?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: boolean },
+  ): ProcessHandle;
 }
 
 export function commandLine(cmd: string, args: readonly string[]): string {
-  return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return [cmd, ...args]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
 }
 
 class ChildHandle implements ProcessHandle {
@@ -119,7 +125,9 @@ export const realSpawner: Spawner = {
         opts.signal?.removeEventListener('abort', onAbort);
         reject(
           e.code === 'ENOENT'
-            ? new InfraError(`${cmd}: not installed (run npm run setup, or install it on this rig host)`, { tool: cmd })
+            ? new InfraError(`${cmd}: not installed (run npm run setup, or install it on this rig host)`, {
+                tool: cmd,
+              })
             : e,
         );
       });
@@ -161,11 +169,14 @@ export async function runChecked(
   const res = await spawner.run(cmd, args, opts);
   if (res.code !== 0) {
     const why = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-3).join(' | ');
-    throw new InfraError(`${opts.what ?? res.command}: exit ${res.code ?? res.signal}${why ? `: ${why}` : ''}`, {
-      command: res.command,
-      code: res.code,
-      stderr: res.stderr,
-    });
+    throw new InfraError(
+      `${opts.what ?? res.command}: exit ${res.code ?? res.signal}${why ? `: ${why}` : ''}`,
+      {
+        command: res.command,
+        code: res.code,
+        stderr: res.stderr,
+      },
+    );
   }
   return res;
 }

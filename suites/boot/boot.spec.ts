@@ -31,10 +31,13 @@ describe('boot', function () {
 
     const uname = await shell.run('uname -m; uname -r');
     expect(uname.code, `uname exited ${uname.code}: ${uname.stdout}`).to.equal(0);
-    const [machine, release] = uname.stdout.trim().split('\n').map((l) => l.trim());
+    const [machine, release] = uname.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim());
     expect(release, 'kernel release').to.match(/^\d+\.\d+/);
     const archOf: Record<string, RegExp> = { x86_64: /^x86_64$/, armv7: /^armv7/, aarch64: /^aarch64$/ };
-    expect(machine, `uname -m on a ${type.arch} board`).to.match(archOf[type.arch]!);
+    expect(machine, `uname -m on a ${type.arch} board`).to.match(archOf[type.arch]);
 
     // The exit code is the board's, not assumed: a failing command must read as failing.
     const failing = await shell.run('false');

@@ -15,7 +15,12 @@ export interface CliRun {
 /** Runs the real CLI as a user would, in a child process. */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; onStderr?: (chunk: string) => void; signalAfter?: { pattern: RegExp; signal: NodeJS.Signals } } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    onStderr?: (chunk: string) => void;
+    signalAfter?: { pattern: RegExp; signal: NodeJS.Signals };
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--enable-source-maps', CLI, ...args], {

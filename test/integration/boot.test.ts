@@ -41,7 +41,13 @@ for (const [board, bin, arch] of [
       expect(summary.verdict).to.equal('pass');
       expect(summary.image.sha256).to.match(/^[0-9a-f]{64}$/);
       expect(summary.tests.map((t) => t.verdict)).to.deep.equal(Array(6).fill('pass'));
-      expect(summary.stages.map((s) => s.stage)).to.deep.equal(['bootloader', 'kernel', 'userspace', 'login', 'shell']);
+      expect(summary.stages.map((s) => s.stage)).to.deep.equal([
+        'bootloader',
+        'kernel',
+        'userspace',
+        'login',
+        'shell',
+      ]);
       for (const s of summary.stages) expect(s.atMs, s.stage).to.be.greaterThan(0);
       const serial = readFileSync(path.join(dir, 'serial.log'), 'utf8');
       expect(serial).to.match(/Linux version/);
@@ -50,7 +56,16 @@ for (const [board, bin, arch] of [
       expect(serial).to.match(/hwt-[0-9a-f]{6} login:/);
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
       expect(junit).to.match(/<testsuite name="[^"]+\.boot" tests="6" failures="0" errors="0"/);
-      const allure = readFileSync(path.join(dir, 'allure-results', (await import('node:fs')).readdirSync(path.join(dir, 'allure-results')).find((f) => f.endsWith('-result.json'))!), 'utf8');
+      const allure = readFileSync(
+        path.join(
+          dir,
+          'allure-results',
+          (await import('node:fs'))
+            .readdirSync(path.join(dir, 'allure-results'))
+            .find((f) => f.endsWith('-result.json'))!,
+        ),
+        'utf8',
+      );
       expect(allure).to.match(/"status":"passed"/);
     });
 
@@ -62,12 +77,14 @@ for (const [board, bin, arch] of [
       expect(summary.verdict).to.equal('fail');
       const failed = summary.tests.filter((t) => t.verdict === 'fail');
       expect(failed).to.have.length(1);
-      expect(failed[0]!.message).to.match(/Kernel panic - not syncing/);
+      expect(failed[0].message).to.match(/Kernel panic - not syncing/);
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
       expect(junit).to.match(/<failure type="fail" message="[^"]*Kernel panic - not syncing/);
       // Stages after the panic are skipped with the reason, not passed and not errors.
       const after = summary.tests.filter((t) => /login|command/.test(t.title));
-      expect(after.every((t) => t.verdict === 'skipped' && /boot failed before/.test(t.skipReason ?? ''))).to.equal(true);
+      expect(
+        after.every((t) => t.verdict === 'skipped' && /boot failed before/.test(t.skipReason ?? '')),
+      ).to.equal(true);
     });
   });
 }

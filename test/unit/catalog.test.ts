@@ -2,7 +2,14 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BOARDS_DIR, boardNames, loadAllBoards, loadBoard, loadBoardFile, failurePatterns } from '../../rig/catalog/board.js';
+import {
+  BOARDS_DIR,
+  boardNames,
+  loadAllBoards,
+  loadBoard,
+  loadBoardFile,
+  failurePatterns,
+} from '../../rig/catalog/board.js';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import { InputError } from '../../rig/errors.js';
 
@@ -51,18 +58,24 @@ describe('board catalogue', function () {
   });
 
   it('lists the allowed values of an enum', function () {
-    const err = errorOf(() => loadBoardFile(tmpBoard('odroid-xu4', good.replace('medium: sd', 'medium: floppy'))));
+    const err = errorOf(() =>
+      loadBoardFile(tmpBoard('odroid-xu4', good.replace('medium: sd', 'medium: floppy'))),
+    );
     expect(err.message).to.match(/: boot\.medium must be one of "sd", "usb", "flasher", "emmc", "disk"$/);
   });
 
   it('rejects an unknown (misspelt) field by name', function () {
-    const err = errorOf(() => loadBoardFile(tmpBoard('odroid-xu4', good.replace('  bootloader: 15', '  bootloadr: 15'))));
+    const err = errorOf(() =>
+      loadBoardFile(tmpBoard('odroid-xu4', good.replace('  bootloader: 15', '  bootloadr: 15'))),
+    );
     expect(err.message).to.match(/: timeouts\.bootloadr is not a known field/);
   });
 
   it('rejects a marker that is not a valid regular expression, with its index', function () {
     const err = errorOf(() =>
-      loadBoardFile(tmpBoard('odroid-xu4', good.replace("pattern: 'dwmmc_exynos.*: Timeout'", "pattern: 'dwmmc[('"))),
+      loadBoardFile(
+        tmpBoard('odroid-xu4', good.replace("pattern: 'dwmmc_exynos.*: Timeout'", "pattern: 'dwmmc[('")),
+      ),
     );
     expect(err.message).to.match(/: failurePatterns\[0\]\.pattern must be a valid regex$/);
   });
@@ -106,7 +119,10 @@ describe('OS profile', function () {
   it('names the field of a bad OS profile', function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-os-'));
     const file = path.join(dir, 'os.yaml');
-    writeFileSync(file, 'name: x\nconsole: { loginPrompt: "login:" }\nssh: { user: root, port: 22 }\ncommands: { version: "cat /etc/version" }\n');
+    writeFileSync(
+      file,
+      'name: x\nconsole: { loginPrompt: "login:" }\nssh: { user: root, port: 22 }\ncommands: { version: "cat /etc/version" }\n',
+    );
     const err = errorOf(() => loadOsProfile(file));
     expect(err.message).to.equal(`${file}: console.shellPrompt is required`);
   });

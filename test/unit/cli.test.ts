@@ -17,7 +17,9 @@ describe('CLI', function () {
   it('exits 2 and lists the known boards for an unknown board', async function () {
     const r = await runCli(['--board', 'nope']);
     expect(r.code).to.equal(2);
-    expect(r.stderr.trim()).to.match(/^hw-test: unknown board "nope": known boards are .*qemu-armv7.*qemu-x86-64/);
+    expect(r.stderr.trim()).to.match(
+      /^hw-test: unknown board "nope": known boards are .*qemu-armv7.*qemu-x86-64/,
+    );
     expect(r.stderr.trim().split('\n')).to.have.length(1);
   });
 
@@ -36,7 +38,14 @@ describe('CLI', function () {
 
   it('exits 2 for an image that does not exist, naming it', async function () {
     const reports = mkdtempSync(path.join(os.tmpdir(), 'hwt-cli-'));
-    const r = await runCli(['--board', 'qemu-x86-64', '--image', '/nonexistent/os.img', '--reports', reports]);
+    const r = await runCli([
+      '--board',
+      'qemu-x86-64',
+      '--image',
+      '/nonexistent/os.img',
+      '--reports',
+      reports,
+    ]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/--image \/nonexistent\/os\.img: no such file/);
   });

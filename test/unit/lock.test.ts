@@ -20,7 +20,9 @@ describe('board lock', function () {
       expect.fail('the second lock should not be granted');
     } catch (err) {
       expect(err).to.be.instanceOf(InfraError);
-      expect((err as Error).message).to.match(new RegExp(`board ${b} is busy: held by pid ${process.pid} on `));
+      expect((err as Error).message).to.match(
+        new RegExp(`board ${b} is busy: held by pid ${process.pid} on `),
+      );
     }
     expect(told).to.include({ pid: process.pid, board: b });
     await first.release();
