@@ -1,0 +1,216 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { InputError } from '../../rig/errors.js';
+import { flash } from '../../rig/flash/index.js';
+import { has, makeImage, MiB, noLoopReason, run, sha256, tmpDir, withLoop } from '../unit/flash-helpers.js';
+
+const SIZE = 24 * MiB;
+const EXTENTS: [number, number][] = [
+  [0, MiB],
+  [4 * MiB, 2 * MiB + 4096],
+  [20 * MiB, 3 * MiB],
+];
+
+/** The device's first `n` bytes' sha256: what a user would compare with the image. */
+function deviceSha(dev: string, n: number): string {
+  const fd = openSync(dev, 'r');
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(MiB);
+  try {
+    for (let off = 0; off < n; off += MiB) {
+      const got = readSync(fd, buf, 0, Math.min(MiB, n - off), off);
+      h.update(buf.subarray(0, got));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** A fresh zeroed backing file, so that the image's holes read the same on the device. */
+function card(dir: string, size = 32 * MiB): string {
+  const f = join(dir, `card-${Math.random().toString(16).slice(2)}.img`);
+  writeFileSync(f, '');
+  truncateSync(f, size);
+  return f;
+}
+
+function zipWith(dir: string, name: string, files: string[]): string {
+  const zip = join(dir, name);
+  const r = spawnSync('python3', [
+    '-c',
+    'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)\nfor f in sys.argv[2:]: z.write(f, f.split("/")[-1])\nz.close()',
+    zip,
+    ...files,
+  ]);
+  if (r.status !== 0) throw new Error(r.stderr.toString());
+  return zip;
+}
+
+describe('flash: to a loop device (root)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let img: string;
+  let want: string;
+
+  before(function () {
+    const why = noLoopReason();
+    if (why) {
+      this.skip();
+      return;
+    }
+    dir = tmpDir('hwt-flash-loop-');
+    img = makeImage(join(dir, 'os.img'), SIZE, EXTENTS);
+    want = sha256(img);
+  });
+
+  const formats: [string, (d: string) => string][] = [
+    ['raw with a bmap', (d) => (run('bmaptool', ['create', '-o', join(d, 'b.img.bmap'), copy(d, 'b.img')]), join(d, 'b.img'))],
+    ['raw without a bmap (sparse by SEEK_DATA)', (d) => copy(d, 'h.img')],
+    ['gz', (d) => (run('gzip', ['-k', '-1', copy(d, 'g.img')]), join(d, 'g.img.gz'))],
+    ['xz', (d) => (run('xz', ['-k', '-0', '-T0', copy(d, 'x.img')]), join(d, 'x.img.xz'))],
+    ['zst', (d) => (run('zstd', ['-q', '-k', copy(d, 'z.img')]), join(d, 'z.img.zst'))],
+    ['bz2', (d) => (run('bzip2', ['-k', '-1', copy(d, 'j.img')]), join(d, 'j.img.bz2'))],
+    ['zip (the first image inside)', (d) => zipWith(d, 'os.zip', [writeReadme(d), copy(d, 'inside.img')])],
+  ];
+
+  /** Another copy of the image, made sparse like the original (a plain copy may fill the holes). */
+  function copy(d: string, name: string): string {
+    return makeImage(join(d, name), SIZE, EXTENTS);
+  }
+  function writeReadme(d: string): string {
+    writeFileSync(join(d, 'README.txt'), 'not an image');
+    return join(d, 'README.txt');
+  }
+
+  for (const [name, make] of formats) {
+    it(`writes ${name} byte-exact and verifies it`, async function () {
+      const src = make(dir);
+      await withLoop(card(dir), async (dev) => {
+        const res = await flash(src, dev, { declared: [dev] });
+        expect(res.verified).to.equal(true);
+        expect(res.direct).to.equal(true);
+        expect(res.imageSize).to.equal(SIZE);
+        if (name.startsWith('raw')) expect(res.bytesWritten).to.equal(6 * MiB + 4096); // only the data
+        expect(res.map).to.equal(name === 'raw with a bmap' ? 'bmap' : name.startsWith('raw') ? 'holes' : 'full');
+        expect(deviceSha(dev, SIZE)).to.equal(want);
+      });
+    });
+  }
+
+  it('a bmap with stale per-range checksums stops the write with an input error', async function () {
+    const src = copy(dir, 'stale.img');
+    run('bmaptool', ['create', '-o', `${src}.bmap`, src]);
+    // The image changes after its bmap was made: one byte in the second range.
+    const fd = openSync(src, 'r+');
+    writeSync(fd, Buffer.from([0x5a]), 0, 1, 4 * MiB + 100);
+    closeSync(fd);
+    await withLoop(card(dir), async (dev) => {
+      const err = await flash(src, dev, { declared: [dev] }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(InputError);
+      expect((err as Error).message, (err as Error).message).to.match(/does not match its bmap: bytes 4194304-/);
+    });
+  });
+
+  describe('refusals write nothing (the device is checksummed before and after)', function () {
+    async function refused(
+      src: string,
+      setup: (dev: string) => void,
+      opts: (dev: string) => { declared?: string[] },
+      reason: RegExp,
+      cleanup: (dev: string) => void = () => {},
+      size = 32 * MiB,
+    ): Promise<void> {
+      await withLoop(card(dir, size), async (dev) => {
+        // Something on the device, so an accidental write would show.
+        writeFileSync(dev, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+        setup(dev);
+        try {
+          const before = deviceSha(dev, size);
+          const err = await flash(src, dev, opts(dev)).catch((e: unknown) => e);
+          expect(err, 'the flash should be refused').to.be.instanceOf(InputError);
+          const msg = (err as Error).message;
+          expect(msg.split('\n')).to.have.length(1);
+          expect(msg).to.match(reason);
+          expect(deviceSha(dev, size)).to.equal(before);
+        } finally {
+          cleanup(dev);
+        }
+      });
+    }
+
+    it('a mounted device', async function () {
+      if (!has('mkfs.ext4')) this.skip();
+      const mnt = tmpDir('hwt-mnt-');
+      await refused(
+        img,
+        (dev) => {
+          run('mkfs.ext4', ['-q', '-F', dev]);
+          run('mount', [dev, mnt]);
+        },
+        (dev) => ({ declared: [dev] }),
+        /^\/dev\/loop\d+: refusing to write: \/dev\/loop\d+ is mounted at .*hwt-mnt-/,
+        () => spawnSync('umount', [mnt]),
+      );
+    });
+
+    it('a device in use as swap', async function () {
+      if (!has('mkswap') || !has('swapon')) this.skip();
+      await refused(
+        img,
+        (dev) => {
+          run('mkswap', [dev]);
+          const r = spawnSync('swapon', [dev]);
+          if (r.status !== 0) this.skip(); // swap not allowed in this container
+        },
+        (dev) => ({ declared: [dev] }),
+        /refusing to write: \/dev\/loop\d+ is in use as swap/,
+        (dev) => spawnSync('swapoff', [dev]),
+      );
+    });
+
+    it('a device that is not removable and not declared', async function () {
+      await refused(
+        img,
+        () => {},
+        () => ({}),
+        /refusing to write: \/dev\/loop\d+ is not removable and the lab file does not declare it/,
+      );
+    });
+
+    it('a device smaller than the image', async function () {
+      await refused(
+        img,
+        () => {},
+        (dev) => ({ declared: [dev] }),
+        /refusing to write: \/dev\/loop\d+ holds 16777216 bytes, smaller than the image \(25165824 bytes\)/,
+        () => {},
+        16 * MiB,
+      );
+    });
+
+    it('a truncated xz', async function () {
+      const xz = join(dir, 'cut.img.xz');
+      const full = spawnSync('xz', ['-0', '-c', img]).stdout;
+      writeFileSync(xz, full.subarray(0, full.length >> 1));
+      await refused(xz, () => {}, (dev) => ({ declared: [dev] }), /cut\.img\.xz: bad image: xz cannot read it/);
+    });
+
+    it('a zip with no image in it', async function () {
+      const zip = zipWith(dir, 'docs.zip', [writeReadme(dir)]);
+      await refused(zip, () => {}, (dev) => ({ declared: [dev] }), /docs\.zip: the zip holds no disk image/);
+    });
+
+    it('a corrupt bmap', async function () {
+      const src = copy(dir, 'corrupt.img');
+      run('bmaptool', ['create', '-o', `${src}.bmap`, src]);
+      const xml = readFileSync(`${src}.bmap`, 'utf8');
+      writeFileSync(`${src}.bmap`, xml.replace(/> 0-(\d+) </, (_m, n: string) => `> 0-${Number(n) + 1} <`));
+      await refused(src, () => {}, (dev) => ({ declared: [dev] }), /corrupt\.img\.bmap: corrupt bmap/);
+    });
+  });
+});
+
