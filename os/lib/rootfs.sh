@@ -139,10 +139,16 @@ _rootfs_elf() {
 # Builds the common root tree in ROOT for VERSION_ID, without the variant's defects.
 rootfs_build() {
 	local root=$1 version=$2 debs applet
+	# Builds may run in parallel (several variants, both arches): one at a time
+	# fills the shared caches; with warm caches this holds the lock for a moment.
+	mkdir -p "$HW_CACHE"
+	exec {lockfd}>"$HW_CACHE/.lock-$DEB_ARCH"
+	flock "$lockfd" || die "cannot lock $HW_CACHE/.lock-$DEB_ARCH"
 	debs=$(deb_fetch "${ROOTFS_PKGS[@]}" "${ROOTFS_EXTRA_PKGS[@]}") || die "fetching packages failed"
-	SYSROOT=$(_rootfs_sysroot <<<"$debs")
+	SYSROOT=$(_rootfs_sysroot <<<"$debs") || die "extracting packages failed"
 	ROOTFS_DEBS=$debs
 	rootfs_kernel
+	exec {lockfd}>&-
 
 	mkdir -p "$root"
 	(cd "$root" && mkdir -p bin sbin usr/bin usr/sbin lib usr/lib etc proc sys dev run tmp var \
@@ -156,7 +162,7 @@ rootfs_build() {
 	"$lister" true 2>/dev/null || lister=/bin/busybox
 	for applet in $("$lister" --list-full); do
 		[[ -e $root/$applet || -L $root/$applet ]] && continue
-		mkdir -p "$root/$(dirname "$applet")"
+		[[ -d $root/${applet%/*} ]] || mkdir -p "$root/${applet%/*}"
 		ln -s /bin/busybox "$root/$applet"
 	done
 
