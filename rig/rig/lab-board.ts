@@ -40,6 +40,8 @@ export interface LabBoard extends BoardInstance {
   readonly steps: readonly StepRecord[];
   /** Set for a virtual rig instance. */
   readonly virtualRig?: VirtualRig;
+  /** Runs and records any other step (flash, boot) in the same list, so the sequence reads whole. */
+  step<T>(name: string, work: () => Promise<T>): Promise<T>;
 }
 
 export function createPower(spec: PowerSpec, name: string, opts: { spawner?: Spawner } = {}): PowerSwitch {
@@ -128,20 +130,31 @@ function compose(
   record: ReturnType<typeof recorder>,
 ): { power: PowerSwitch; mux?: SdMux } {
   let muxSide: MuxState = 'unknown';
+  let powered: PowerState = 'unknown';
   let mux: SdMux | undefined;
   const power: PowerSwitch = {
     name: rawPower.name,
     on: async (signal) => {
       if (mux && muxSide !== 'board') await mux.toBoard(signal);
       await record('power on', () => rawPower.on(signal));
+      powered = 'on';
     },
-    off: (signal) => record('power off', () => rawPower.off(signal)),
+    off: async (signal) => {
+      // The mux powers off before every switch: a board already off is not a step worth a line.
+      if (powered === 'off') return rawPower.off(signal);
+      await record('power off', () => rawPower.off(signal));
+      powered = 'off';
+    },
     cycle: async (signal) => {
       if (mux && muxSide !== 'board') await mux.toBoard(signal);
       await record('power cycle', () => rawPower.cycle(signal));
+      powered = 'on';
     },
     state: (): Promise<PowerState> => rawPower.state(),
-    close: () => rawPower.close(),
+    close: () => {
+      powered = 'unknown';
+      return rawPower.close();
+    },
   };
   if (rawMux) {
     const m = rawMux;
@@ -201,7 +214,7 @@ export async function createLabBoard(
     baudRate: instance.serial.baud ?? type.serial.baud,
     failurePatterns: failurePatterns(type),
   });
-  return finishBoard(instance, type, opts.os, composed, console, steps, async () => {
+  return finishBoard(instance, type, opts.os, composed, console, steps, record, async () => {
     await console.close();
   });
 }
@@ -213,6 +226,7 @@ async function virtualLabBoard(
   steps: StepRecord[],
   record: ReturnType<typeof recorder>,
 ): Promise<LabBoard> {
+  const holder: { power?: PowerSwitch } = {};
   const vr = await createVirtualRig({
     instance,
     type,
@@ -222,9 +236,11 @@ async function virtualLabBoard(
     wrapper: opts.wrapper,
     spawner: opts.spawner,
     qemuFactory: opts.qemuFactory,
+    beforeSwitch: (signal) => holder.power!.off(signal),
   });
   const composed = compose(vr.relay, vr.mux, record);
-  const board = finishBoard(instance, type, opts.os, composed, vr.qemu.console, steps, () =>
+  holder.power = composed.power;
+  const board = finishBoard(instance, type, opts.os, composed, vr.qemu.console, steps, record, () =>
     vr.releaseHardware(),
   );
   return Object.assign(board, { virtualRig: vr });
@@ -237,6 +253,7 @@ function finishBoard(
   parts: { power: PowerSwitch; mux?: SdMux },
   console: Console,
   steps: StepRecord[],
+  record: ReturnType<typeof recorder>,
   releaseRest: () => Promise<void>,
 ): LabBoard {
   let released = false;
@@ -246,6 +263,7 @@ function finishBoard(
     os,
     instance,
     steps,
+    step: (name, work) => record(name, work),
     power: parts.power,
     mux: parts.mux,
     console,

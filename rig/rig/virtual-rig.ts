@@ -72,6 +72,8 @@ export interface VirtualRigOptions {
   wrapper?: string[];
   spawner?: Spawner;
   qemuFactory?: QemuBoardFactory;
+  /** What powers the board off before the mux moves (default: the relay); the lab board records it. */
+  beforeSwitch?: (signal?: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -143,7 +145,7 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
     deviceTimeoutMs: m.timeoutMs,
     boardRunning: () => qemu.running(),
     // Flat out like a real mux: the board goes off before the card moves.
-    beforeSwitch: (signal) => relay.off(signal),
+    beforeSwitch: (signal) => (opts.beforeSwitch ? opts.beforeSwitch(signal) : relay.off(signal)),
   });
   // The relay's contacts: its line level is the board's supply.
   const disposeRelay = chip.onChange(p.line, async (level) => {
