@@ -16,6 +16,8 @@ const SEEN_LINES = 50;
  * (the match is then run again), or after this long without any: the quiet after a prompt.
  */
 const QUIET_MS = 100;
+/** Lines at the end in which kernel messages are looked for inside a prompt. */
+const FILTER_LINES = 8;
 /** Text before the cursor kept for `ExpectMatch.line`; older text is dropped to bound memory. */
 const KEEP_BEHIND = 4096;
 
@@ -31,6 +33,8 @@ interface Waiter {
   /** this wait's own patterns, on top of the console's */
   extra: FailurePattern[];
   quiet?: NodeJS.Timeout;
+  /** index of the first line not yet checked against the fatal patterns */
+  checkedLines?: number;
   resolve(m: ExpectMatch): void;
   reject(err: unknown): void;
 }
@@ -219,7 +223,7 @@ export abstract class ConsoleCore implements Console {
   /** Resolves or rejects one waiter on what is pending after the cursor. */
   #check(w: Waiter, acceptTail = false): void {
     const end = this.#findMatch(w.regex);
-    const fatal = this.#fatalLine(w.failOn, end?.end ?? Infinity);
+    const fatal = this.#fatalLine(w, end?.end ?? Infinity);
     if (fatal) {
       this.#waiters.delete(w);
       w.reject(
@@ -244,42 +248,53 @@ export abstract class ConsoleCore implements Console {
   }
 
   #findMatch(regex: RegExp): { match: RegExpExecArray; end: number } | undefined {
-    const pending = this.#slice(this.#cursor, this.#base + this.#text.length);
+    const total = this.#base + this.#text.length;
+    const pending = this.#slice(this.#cursor, total);
     const direct = regex.exec(pending);
     if (direct) return { match: direct, end: this.#cursor + direct.index + direct[0].length };
-    const view = withoutKernelLines(pending);
+    // Kernel lines inside a prompt only matter near the end: filter a short tail, not the whole boot.
+    const from = Math.max(this.#cursor, this.#spans.at(-FILTER_LINES)?.start ?? 0);
+    const view = withoutKernelLines(this.#slice(from, total));
     const m = view && regex.exec(view.text);
     if (!m || !view) return undefined;
-    return { match: m, end: this.#cursor + view.toOriginal(m.index + m[0].length) };
+    return { match: m, end: from + view.toOriginal(m.index + m[0].length) };
   }
 
   /** The first complete line after the cursor, ending before `before`, that a fatal pattern matches. */
-  #fatalLine(
-    patterns: FailurePattern[],
-    before: number,
-  ): { pattern: FailurePattern; line: ConsoleLine } | undefined {
-    const fatal = patterns.filter((p) => p.severity === 'fatal');
+  #fatalLine(w: Waiter, before: number): { pattern: FailurePattern; line: ConsoleLine } | undefined {
+    const fatal = w.failOn.filter((p) => p.severity === 'fatal');
     if (fatal.length === 0) return undefined;
-    for (let i = this.#firstSpanAfterCursor(); i < this.#spans.length; i++) {
+    // Lines are immutable once complete: each is checked once per wait.
+    let i = Math.max(w.checkedLines ?? this.#firstSpanAfterCursor(), this.#firstSpanAfterCursor());
+    for (; i < this.#spans.length; i++) {
       const span = this.#spans[i];
       if (span.start >= before) break;
       const line = this.lines[i];
       const p = fatal.find((f) => f.pattern.test(line.text));
       if (p) return { pattern: p, line };
     }
+    w.checkedLines = i;
     return undefined;
   }
 
+  /** Index of the first line that ends at or after the cursor (binary search: lines are in order). */
   #firstSpanAfterCursor(): number {
-    let i = this.#spans.length;
-    while (i > 0 && this.#spans[i - 1].end >= this.#cursor) i--;
-    return i;
+    let lo = 0;
+    let hi = this.#spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#spans[mid].end >= this.#cursor) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
+  /** The line a match ended on: a match that ends with a newline ended the line before it. */
   #lineAround(offset: number): string {
-    const text = this.#slice(this.#base, this.#base + this.#text.length);
-    const at = offset - this.#base;
-    const start = text.lastIndexOf('\n', Math.max(at - 1, 0)) + 1;
+    const text = this.#text;
+    let at = offset - this.#base;
+    if (at > 0 && text[at - 1] === '\n') at--;
+    const start = text.lastIndexOf('\n', at - 1) + 1;
     const nl = text.indexOf('\n', at);
     return text.slice(start, nl < 0 ? text.length : nl);
   }

@@ -29,8 +29,8 @@ class PtyBoard {
     this.ready = new Promise((r) => (onReady = r));
     lines.on('line', (line) => {
       const [what, arg] = line.split(' ');
-      if (what === 'ready') onReady(arg!);
-      else if (what === 'got') this.received.push(Buffer.from(arg!, 'hex'));
+      if (what === 'ready') onReady(arg);
+      else if (what === 'got') this.received.push(Buffer.from(arg, 'hex'));
       else if (what === 'sent') this.#acks.shift()?.();
     });
     this.gone = new Promise((r) => this.#proc.once('exit', () => r()));
