@@ -19,6 +19,12 @@ export interface BootDeps {
   failurePatterns: FailurePattern[];
   /** Called once the board is powered on (e.g. to record a step). */
   onStage?: (stage: BootStage, msSincePowerOn: number) => void;
+  /**
+   * Power cycles allowed when a boot gives no output at all (an infra error: a USB hub glitch, a
+   * relay that stuck). Never used for a board that spoke and then failed: that is the image.
+   */
+  retries?: number;
+  onRetry?: (attempt: number, reason: string) => void;
 }
 
 /**
@@ -42,19 +48,35 @@ export class ConsoleBootSession implements BootSession {
     return next;
   }
 
+  /** Infra retries used in this run (power cycles after a silent boot). */
+  retriesUsed = 0;
+
   private async reachNow(stage: BootStage, signal?: AbortSignal): Promise<void> {
     if (this.failure) throw this.failure;
-    for (const s of BOOT_STAGES) {
+    for (let i = 0; i < BOOT_STAGES.length; i++) {
+      const s = BOOT_STAGES[i]!;
       if (!this.timings.has(s)) {
         try {
           await this.step(s, signal);
         } catch (err) {
+          if (this.silent(err) && this.retriesUsed < (this.deps.retries ?? 0)) {
+            this.retriesUsed += 1;
+            this.deps.onRetry?.(this.retriesUsed, (err as Error).message);
+            await this.deps.power.off(signal);
+            this.reset();
+            i = -1;
+            continue;
+          }
           if (!(err instanceof HwTestError && err.class === 'interrupted')) this.failure = err as Error;
           throw err;
         }
       }
       if (s === stage) return;
     }
+  }
+
+  private silent(err: unknown): boolean {
+    return err instanceof InfraError && this.deps.console.bytesReceived === this.bytesAtPowerOn;
   }
 
   private async step(stage: BootStage, signal?: AbortSignal): Promise<void> {

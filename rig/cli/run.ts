@@ -17,6 +17,8 @@ const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
   --os FILE           OS profile of the image under test (default: the reference OS)
   --lock-timeout S    wait this long for a busy board, then exit 3 (default: 600)
   --parallel N        boards run at once (default: 1)
+  --retries N         infra retries: flash attempts and power cycles after a silent boot (default: 1)
+  --quarantine-after N  consecutive infra results that quarantine a board (default: 3)
   --cuts N            update-rollback: power cuts during the update (default: 5)
   --seed S            update-rollback: seed of the cut points, to replay a failure`;
 
@@ -43,7 +45,15 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     parallel: { type: 'string', default: '1' },
     cuts: { type: 'string' },
     seed: { type: 'string' },
+    retries: { type: 'string', default: '1' },
+    'quarantine-after': { type: 'string', default: '3' },
   });
+  const retries = Number(values.retries);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new InputError(`--retries ${values.retries}: expected a whole number >= 0`);
+  const quarantineAfter = Number(values['quarantine-after']);
+  if (!Number.isInteger(quarantineAfter) || quarantineAfter < 1)
+    throw new InputError(`--quarantine-after ${values['quarantine-after']}: expected a whole number >= 1`);
   if (!values.board)
     throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
   const lockTimeout = Number(values['lock-timeout']);
@@ -99,6 +109,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
           interactive: io.interactive,
           env: io.env,
           reproduce: reproduceCommand(values, b.name),
+          retries,
+          quarantineAfter,
           events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
         }),
       );

@@ -8,6 +8,7 @@ import type { OsProfile } from '../catalog/os-profile.js';
 import { ConsoleBootSession } from '../board/boot-session.js';
 import type { BoardInstance } from '../board/board.js';
 import {
+  InfraError,
   InterruptedError,
   classOf,
   errorMessage,
@@ -23,6 +24,7 @@ import { lockBoard, describeHolder } from './lock.js';
 import { openBoard, type ResolvedBoard } from './board-factory.js';
 import { prepareImage, type PreparedImage } from './prepare.js';
 import { Steps } from './steps.js';
+import { boardHealth, clearQuarantine, healthPath, recordVerdict } from './health.js';
 import { runSuites, suiteFiles } from './suites.js';
 import type { BoardNetwork } from '../../suites/fixture.js';
 
@@ -48,6 +50,12 @@ export interface BoardRunOptions {
   env: NodeJS.ProcessEnv;
   /** The command line that reproduces this run, for the report. */
   reproduce: string;
+  /** Infra retries: flash attempts and power cycles after a silent boot (never after a fail). */
+  retries?: number;
+  /** Consecutive infra results that quarantine the board (default 3). */
+  quarantineAfter?: number;
+  /** A health check runs a quarantined board, and lifts the quarantine when it passes. */
+  healthCheck?: boolean;
 }
 
 /** Suites that need the board on a network the rig can reach. */
@@ -82,8 +90,18 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
   let instance: BoardInstance | undefined;
   let boot: ConsoleBootSession | undefined;
   let flash: RunSummary['flash'];
+  let quarantined = false;
 
   try {
+    // Checked before the lock: a quarantined board is not waited for.
+    const health = await boardHealth(healthPath(opts.env), board.name);
+    if (health.quarantined && !opts.healthCheck) {
+      quarantined = true;
+      throw new InfraError(
+        `${board.name} is quarantined since ${health.since ?? '?'} (${health.reason ?? 'infra failures'}): run hw-test health-check --board ${board.name} once the rig is fixed`,
+        { board: board.name },
+      );
+    }
     const lock = await steps.run('reserve', () =>
       lockBoard(board.name, {
         timeoutMs: opts.lockTimeoutMs,
@@ -137,7 +155,16 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     const inst = instance;
     steps.defer('power off and release', () => inst.release());
 
-    flash = await steps.run('flash', () => flashStep(inst, image!, opts));
+    flash = await steps.run('flash', () =>
+      withInfraRetries(
+        opts.retries ?? 1,
+        () => flashStep(inst, image!, opts),
+        (n, why) =>
+          events.warn(
+            `${board.name}: flash failed (${why}); retrying (infra retry ${n}/${opts.retries ?? 1})`,
+          ),
+      ),
+    );
 
     const patterns = failurePatterns(board.type);
     boot = new ConsoleBootSession({
@@ -146,6 +173,11 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
       console: inst.console,
       power: inst.power,
       failurePatterns: patterns,
+      retries: opts.retries ?? 1,
+      onRetry: (n, why) =>
+        events.warn(
+          `${board.name}: ${why}; power cycling and booting again (infra retry ${n}/${opts.retries ?? 1})`,
+        ),
     });
     const bootSession = boot;
     tests = await steps.run('suites', () =>
@@ -190,7 +222,7 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
   } finally {
     await steps.teardown();
   }
-  return finish({
+  const summary = await finish({
     opts,
     runId,
     runDir,
@@ -203,6 +235,43 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     boot,
     flash,
   });
+  if (!quarantined && summary.verdict !== 'interrupted') {
+    const file = healthPath(opts.env);
+    if (opts.healthCheck && summary.verdict === 'pass') await clearQuarantine(file, board.name);
+    else {
+      const h = await recordVerdict(
+        file,
+        board.name,
+        summary.verdict,
+        summary.message ?? firstProblem(summary),
+        opts.quarantineAfter,
+      );
+      if (h.quarantined && summary.verdict === 'infra')
+        events.warn(`${board.name} is now quarantined: ${h.reason ?? ''}`);
+    }
+  }
+  return summary;
+}
+
+function firstProblem(s: RunSummary): string | undefined {
+  const t = s.tests.find((x) => x.verdict === s.verdict);
+  return t ? `${t.fullTitle}: ${t.message ?? ''}` : undefined;
+}
+
+/** Retries what failed for the rig's sake only; a fail or a bug is returned at once. */
+export async function withInfraRetries<T>(
+  retries: number,
+  fn: () => Promise<T>,
+  onRetry: (n: number, why: string) => void,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (classOf(err) !== 'infra' || attempt >= retries) throw err;
+      onRetry(attempt + 1, errorMessage(err));
+    }
+  }
 }
 
 async function flashStep(

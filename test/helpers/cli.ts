@@ -1,9 +1,15 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'rig', 'cli', 'main.js');
+
+/** Tests keep their own board health record: an injected rig fault must not quarantine the user's boards. */
+const TEST_STATE = mkdtempSync(path.join(os.tmpdir(), 'hwt-test-state-'));
+export const TEST_HEALTH = path.join(TEST_STATE, 'health.json');
 
 export interface CliRun {
   code: number | null;
@@ -25,7 +31,7 @@ export function runCli(
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--enable-source-maps', CLI, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, CI: 'true', ...opts.env },
+      env: { ...process.env, CI: 'true', HW_TEST_HEALTH: TEST_HEALTH, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
