@@ -187,7 +187,10 @@ export async function renderAllure(opts: AllureRenderOptions): Promise<AllureRen
     JSON.stringify(executorInfo(opts.env ?? process.env, summary), null, 2),
   );
   await writeFile(join(resultsDir, 'categories.json'), JSON.stringify(CATEGORIES, null, 2));
-  if (summary) await writeEnvironment(resultsDir, summary);
+  if (summary) {
+    await writeEnvironment(resultsDir, summary);
+    await tagBoard(resultsDir, summary.board);
+  }
 
   const bin = opts.allureBin ?? allureBinary();
   await runChecked(opts.spawner ?? realSpawner, bin, ['generate', '--clean', '-o', reportDir, resultsDir], {
@@ -199,6 +202,33 @@ export async function renderAllure(opts: AllureRenderOptions): Promise<AllureRen
   });
   await stripAnalytics(join(reportDir, 'index.html'));
   return { reportDir, resultsDir, history, summary };
+}
+
+interface AllureResultFile {
+  historyId?: string;
+  labels?: { name: string; value: string }[];
+  parameters?: { name: string; value: string }[];
+}
+
+/**
+ * Makes each result name its board: a `board` parameter and tag, and a history id per board.
+ * Without it, the nightly's lab-wide Allure report would take the same test on two boards for
+ * retries of one test, and mix their histories. Idempotent; results that already carry a
+ * `board` parameter are left alone.
+ */
+export async function tagBoard(resultsDir: string, board: string): Promise<number> {
+  let tagged = 0;
+  for (const f of (await readdir(resultsDir)).filter((n) => n.endsWith('-result.json'))) {
+    const file = join(resultsDir, f);
+    const r = JSON.parse(await readFile(file, 'utf8')) as AllureResultFile;
+    if (r.parameters?.some((p) => p.name === 'board')) continue;
+    r.parameters = [...(r.parameters ?? []), { name: 'board', value: board }];
+    r.labels = [...(r.labels ?? []), { name: 'tag', value: board }];
+    if (r.historyId) r.historyId = `${r.historyId}:${board}`;
+    await writeFile(file, JSON.stringify(r));
+    tagged++;
+  }
+  return tagged;
 }
 
 /** Belt and braces for Allure versions that ignore ALLURE_NO_ANALYTICS. */

@@ -116,6 +116,9 @@ describe('dashboard: runs, matrix and trends', () => {
     const duration = all.find((t) => t.id === 'duration')!;
     expect(duration.series.map((s) => s.name)).to.deep.equal(['boot', 'network', 'update-rollback']);
     for (const s of duration.series) expect(s.points).to.have.length(4);
+    // A run that wrote no bytes (the image was already on the card) measured no throughput.
+    x86.runs[0].summary.flash = { mbPerSecond: 0, bytesWritten: 0, seconds: 0.1, verified: false };
+    expect(trends(x86, 20)[1].series[0].points[0].value).to.equal(undefined);
     const last2 = trends(x86, 2);
     expect(last2[0].series[0].points.map((p) => p.runId)).to.deep.equal(
       x86.runs.slice(-2).map((r) => r.summary.runId),

@@ -165,6 +165,35 @@ describe('Allure rendering (hw-test report)', () => {
     expect(res.history).to.equal(undefined);
   });
 
+  it('names the board in every result, once, so a lab-wide report keeps boards apart', async () => {
+    const run = join(root, 'qemu-armv7/latest');
+    const results = join(run, 'allure-results');
+    const read = async () => {
+      const out = [];
+      for (const f of (await readdir(results)).filter((n) => n.endsWith('-result.json'))) {
+        out.push(
+          JSON.parse(await readFile(join(results, f), 'utf8')) as {
+            historyId: string;
+            parameters: { name: string; value: string }[];
+          },
+        );
+      }
+      return out;
+    };
+    const before = await read();
+    await renderAllure({ runDir: run, env: {}, spawner: fakeAllure(), allureBin: 'allure' });
+    await renderAllure({ runDir: run, env: {}, spawner: fakeAllure(), allureBin: 'allure' });
+    const after = await read();
+    expect(after).to.have.length(7);
+    for (const r of after) {
+      expect(r.parameters).to.deep.equal([{ name: 'board', value: 'qemu-armv7' }]);
+      expect(r.historyId).to.match(/^[0-9a-f]{32}:qemu-armv7$/);
+    }
+    expect(new Set(after.map((r) => r.historyId))).to.deep.equal(
+      new Set(before.map((r) => `${r.historyId}:qemu-armv7`)),
+    );
+  });
+
   it('describes a local run as local, without a Jenkins build', () => {
     expect(executorInfo({})).to.deep.equal({
       name: 'hw-test',

@@ -1,6 +1,6 @@
 import type { RunSummary } from '../model.js';
 import { esc } from './escape.js';
-import { bootSeconds, matrix, trends, type CellVerdict, type MatrixCell } from './model.js';
+import { bootSeconds, flashMBps, matrix, trends, type CellVerdict, type MatrixCell } from './model.js';
 import type { BoardRuns, RunRecord } from './runs.js';
 import { trendChart } from './svg.js';
 
@@ -108,7 +108,8 @@ function runsTable(b: BoardRuns, input: PageInput): string {
       const s = r.summary;
       const link = input.reportHref(r);
       const boot = bootSeconds(s);
-      return `<tr data-run="${esc(s.runId)}"><td>${link ? `<a href="${esc(link)}">${esc(s.runId)}</a>` : esc(s.runId)}</td><td>${verdictBadge(s.verdict)}</td><td>${esc(s.image.version ?? s.image.path)}</td><td>${boot === undefined ? '–' : boot.toFixed(1)}</td><td>${s.flash ? s.flash.mbPerSecond.toFixed(1) : '–'}</td><td>${(s.durationMs / 1000).toFixed(0)}</td><td>${s.message ? esc(s.message) : ''}</td></tr>`;
+      const flash = flashMBps(s);
+      return `<tr data-run="${esc(s.runId)}"><td>${link ? `<a href="${esc(link)}">${esc(s.runId)}</a>` : esc(s.runId)}</td><td>${verdictBadge(s.verdict)}</td><td>${esc(s.image.version ?? s.image.path)}</td><td>${boot === undefined ? '–' : boot.toFixed(1)}</td><td>${flash === undefined ? '–' : flash.toFixed(1)}</td><td>${(s.durationMs / 1000).toFixed(0)}</td><td>${s.message ? esc(s.message) : ''}</td></tr>`;
     });
   return `<table class="runs"><thead><tr><th>run</th><th>verdict</th><th>image</th><th>boot s</th><th>flash MB/s</th><th>duration s</th><th>message</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }

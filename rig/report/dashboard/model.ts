@@ -98,6 +98,11 @@ export function bootSeconds(s: RunSummary): number | undefined {
   return ms === undefined ? undefined : ms / 1000;
 }
 
+/** Flash throughput; a run that wrote nothing (image already on the card) measured nothing. */
+export function flashMBps(s: RunSummary): number | undefined {
+  return s.flash && s.flash.bytesWritten > 0 ? s.flash.mbPerSecond : undefined;
+}
+
 export function suiteSeconds(s: RunSummary, suite: string): number | undefined {
   const ran = s.tests.filter((t) => t.suite === suite && t.verdict !== 'skipped');
   return ran.length === 0 ? undefined : ran.reduce((a, t) => a + t.durationMs, 0) / 1000;
@@ -133,7 +138,7 @@ export function trends(b: BoardRuns, last: number): Trend[] {
       id: 'flash',
       title: 'Flash throughput',
       unit: 'MB/s',
-      series: [series('flash', runs, (s) => s.flash?.mbPerSecond)],
+      series: [series('flash', runs, flashMBps)],
     },
     {
       id: 'duration',
