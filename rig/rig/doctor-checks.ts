@@ -229,10 +229,15 @@ export function muxCheck(board: LabBoard): Check | undefined {
     kind: 'mux',
     subject,
     async run() {
-      const before = await mux.state();
-      await mux.toHost();
-      await mux.toBoard();
-      return `answers (was ${before}); ${mux.hostDevice} appeared on the host side and went away`;
+      try {
+        const before = await mux.state();
+        await mux.toHost();
+        await mux.toBoard();
+        return `answers (was ${before}); ${mux.hostDevice} appeared on the host side and went away`;
+      } catch (err) {
+        // The driver's message starts by naming the mux, which the line already does.
+        throw new Error(errorMessage(err).replace(/^mux [^:]*?: /, ''), { cause: err });
+      }
     },
   };
 }

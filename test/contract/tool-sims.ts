@@ -11,7 +11,7 @@ type Reply = { stdout?: string; stderr?: string; code?: number };
  */
 export class ToolSimSpawner implements Spawner {
   readonly calls: string[] = [];
-  constructor(private readonly handler: (cmd: string, args: readonly string[]) => Reply) {}
+  constructor(readonly handler: (cmd: string, args: readonly string[]) => Reply) {}
 
   run(cmd: string, args: readonly string[]): Promise<RunResult> {
     const command = commandLine(cmd, args);

@@ -6,6 +6,10 @@ import type { PowerState } from '../../rig/power/power-switch.js';
 import type { Console } from '../../rig/console/console.js';
 import { VIRTUAL_LAB } from '../../rig/catalog/lab.js';
 import { command, runDoctor } from '../../rig/cli/doctor.js';
+import { openSerialOnce } from '../../rig/rig/doctor-checks.js';
+import { spawn } from 'node:child_process';
+import { pduSim, usbsdmuxSim, ToolSimSpawner } from '../contract/tool-sims.js';
+import { FakeWaitEnv } from '../contract/helpers.js';
 import type { CliIo } from '../../rig/cli/io.js';
 import type { QemuBoardFactory } from '../../rig/rig/virtual-rig.js';
 
@@ -110,5 +114,50 @@ describe('hw-test doctor', () => {
     );
     const noLab = await command.main(['--board', 'odroid-xu4'], io).catch((e: unknown) => e);
     expect((noLab as Error).message).to.match(/no lab file: pass --lab FILE or set HW_TEST_LAB/);
+  });
+
+  it('a mux whose block device never appears gives one FAIL line naming the mux and the device', async () => {
+    const lab = path.join(dir, 'lab.yaml');
+    const dev = '/dev/disk/by-id/usb-LinuxAut_sdmux_HS-SD_MMC_000000000123-0:0';
+    writeFileSync(
+      lab,
+      `boards:
+  xu4:
+    type: odroid-xu4
+    power: { driver: command, on: [pdu, on, '3'], off: [pdu, off, '3'], state: [pdu, state, '3'] }
+    mux: { driver: usbsdmux, sg: /dev/sg2, device: ${dev}, timeoutMs: 300 }
+    serial: { device: /dev/null }
+`,
+    );
+    const mux = usbsdmuxSim(new FakeWaitEnv(), '/dev/sg2', dev, { deviceNeverAppears: true });
+    const pdu = pduSim();
+    const spawner = new ToolSimSpawner((cmd, args) => {
+      return (cmd === 'usbsdmux' ? mux : pdu).handler(cmd, args);
+    });
+    const lines: string[] = [];
+    await runDoctor({ board: 'xu4', labFile: lab, env: env(), spawner, out: (l) => lines.push(l) });
+    expect(lines).to.include(`FAIL mux usbsdmux /dev/sg2: block device ${dev} did not appear within 0.3 s`);
+    expect(lines).to.include('ok   power command xu4 answers (off)');
+  });
+
+  it('the serial check really opens a tty (a pty pair) and fails on a file that is no tty', async function () {
+    const py = spawn('python3', [
+      '-c',
+      'import pty,os,time; m,s=pty.openpty(); print(os.ttyname(s), flush=True); time.sleep(20)',
+    ]);
+    try {
+      const tty = await new Promise<string>((resolve, reject) => {
+        py.stdout.once('data', (b: Buffer) => resolve(b.toString().trim()));
+        py.once('error', reject);
+      }).catch(() => undefined);
+      if (!tty) this.skip();
+      await openSerialOnce(tty!, 115200);
+      const notTty = path.join(dir, 'not-a-tty');
+      writeFileSync(notTty, '');
+      const err = await openSerialOnce(notTty, 115200).catch((e: Error) => e);
+      expect((err as Error).message).to.match(/^exists but does not open: /);
+    } finally {
+      py.kill('SIGKILL');
+    }
   });
 });
