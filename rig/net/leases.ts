@@ -10,10 +10,13 @@ import { parseLeases, readLeaseFile, type Lease } from './dnsmasq.js';
  */
 export async function waitForLease(
   leaseFile: string,
-  opts: { mac?: string; timeoutMs: number; signal?: AbortSignal; board?: string },
+  opts: { mac?: string; hostname?: string; timeoutMs: number; signal?: AbortSignal; board?: string },
 ): Promise<Lease> {
   const mac = opts.mac?.toLowerCase();
-  const find = () => parseLeases(readLeaseFile(leaseFile)).find((l) => !mac || l.mac === mac);
+  const find = () =>
+    parseLeases(readLeaseFile(leaseFile)).find(
+      (l) => (!mac || l.mac === mac) && (!opts.hostname || l.hostname === opts.hostname),
+    );
   const now = find();
   if (now) return now;
   const watcher = watch(path.dirname(leaseFile));
@@ -47,7 +50,7 @@ export async function waitForLease(
     const content = readLeaseFile(leaseFile).trim() || '(empty)';
     throw new TimeoutError(
       'fail',
-      `no DHCP lease${mac ? ` for ${mac}` : ''} in ${opts.timeoutMs} ms; lease file ${leaseFile}: ${content}`,
+      `no DHCP lease${mac ? ` for ${mac}` : ''}${opts.hostname ? ` for ${opts.hostname}` : ''} in ${opts.timeoutMs} ms; lease file ${leaseFile}: ${content}`,
       err.context,
     );
   } finally {

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { FailError } from '../../rig/errors.js';
 import { rig, skipBecause, type BoardNetwork, type Dut } from '../fixture.js';
 
 /**
@@ -54,10 +55,14 @@ describe('network', function () {
       this.timeout(seconds('dhcp', 60) + 10_000);
       const { os, boot, signal } = rig();
       const deadline = Date.now() + seconds('dhcp', 60);
+      let leaseError: Error | undefined;
       const lease = net.waitForLease
-        ? await net.waitForLease({ timeoutMs: seconds('dhcp', 60), signal })
+        ? await net.waitForLease({ timeoutMs: seconds('dhcp', 60), signal }).catch((e: Error) => {
+            leaseError = e;
+            return undefined;
+          })
         : undefined;
-      if (lease) rig().attach('dnsmasq leases', (await net.leases()) ?? '');
+      if (net.waitForLease) rig().attach('dnsmasq leases', (await net.leases()) ?? '');
       else rig().attach('lease file', `none: ${net.kind} networking, the rig runs no DHCP server here`);
       const shell = await boot.shell(signal);
       const cmd = os.commands.ipAddr ?? 'ip -4 -o addr show dev eth0';
@@ -70,10 +75,14 @@ describe('network', function () {
         await new Promise((res) => setTimeout(res, 1000));
       }
       rig().attach('ip addr (console)', out);
+      const consoleSide = `console \`${cmd}\`: ${out.trim() || '(no output)'}`;
+      // Seen from both sides: the failure quotes the lease file and the board's own view.
+      if (leaseError)
+        throw new FailError(`${leaseError.message}; ${consoleSide}`, { board: rig().boardName });
       const onBoard = /\binet\s+(\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
       expect(
         onBoard,
-        `no IPv4 address on the console's \`${cmd}\`: ${out.trim() || '(no output)'}; lease file: ${(await net.leases())?.trim() || '(none)'}`,
+        `no IPv4 address on the ${consoleSide}; lease file: ${(await net.leases())?.trim() || '(none)'}`,
       ).to.be.a('string');
       if (lease) {
         expect(onBoard, `the board's address vs its lease (${lease.mac} ${lease.hostname ?? ''})`).to.equal(
