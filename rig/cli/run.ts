@@ -4,6 +4,7 @@ import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
 import type { RunSummary } from '../report/model.js';
 import { parse } from './args.js';
+import { progressView } from './progress.js';
 import type { CliCommand, CliIo } from './io.js';
 
 const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
@@ -111,6 +112,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
           reproduce: reproduceCommand(values, b.name),
           retries,
           quarantineAfter,
+          progress: (label) => progressView(io, label),
           events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
         }),
       );

@@ -1,25 +1,58 @@
-import { realSpawner, runChecked } from '../util/spawn.js';
-import { sha256File, type RunEvents } from './run-board.js';
+import type { BoardInstance } from '../board/board.js';
+import type { FlashProgress } from '../flash/flasher.js';
 import type { RunSummary } from '../report/model.js';
+import { sha256File } from './hash.js';
 
-// Interim: a sparse copy until the flasher (rig/flash) lands; the run's step names stay the same.
+export interface ProgressSink {
+  update(p: FlashProgress): void;
+  done(): void;
+}
+
+/**
+ * The run's working copy: the user's image (any format, or a URL) written out raw and sparse by the
+ * flasher itself, so it can be configured for this run without ever touching the original.
+ */
 export async function sourceToRaw(
   source: string,
   dest: string,
-  opts: { signal: AbortSignal },
+  opts: { signal: AbortSignal; progress?: ProgressSink },
 ): Promise<{ path: string; sha256: string }> {
-  const sha256 = await sha256File(source);
-  await runChecked(realSpawner, 'cp', ['--sparse=always', source, dest], { signal: opts.signal });
+  const { flash, prepareSource } = await import('../flash/index.js');
+  const local = await prepareSource(source, { signal: opts.signal });
+  const sha256 = await sha256File(local);
+  await flash(local, dest, {
+    verify: false,
+    signal: opts.signal,
+    onProgress: (p) => opts.progress?.update(p),
+  });
+  opts.progress?.done();
   return { path: dest, sha256 };
 }
 
+/**
+ * Flash: the board off, the mux to the host, write (sparse, direct I/O) and read back, the mux to
+ * the board. Only the board's declared storage is written.
+ */
 export async function flashToStorage(
+  inst: BoardInstance,
   image: string,
-  storage: string,
-  opts: { signal: AbortSignal; declared: string[]; interactive: boolean; events: RunEvents; board: string },
-): Promise<RunSummary['flash']> {
-  const t0 = Date.now();
-  await runChecked(realSpawner, 'cp', ['--sparse=always', image, storage], { signal: opts.signal });
-  const seconds = (Date.now() - t0) / 1000;
-  return { mbPerSecond: 0, bytesWritten: 0, seconds, verified: false };
+  opts: { signal: AbortSignal; progress?: ProgressSink },
+): Promise<NonNullable<RunSummary['flash']>> {
+  const { flash } = await import('../flash/index.js');
+  await inst.power.off(opts.signal);
+  if (inst.mux) await inst.mux.toHost(opts.signal);
+  const r = await flash(image, inst.storage, {
+    verify: true,
+    declared: [inst.storage],
+    signal: opts.signal,
+    onProgress: (p) => opts.progress?.update(p),
+  });
+  opts.progress?.done();
+  if (inst.mux) await inst.mux.toBoard(opts.signal);
+  return {
+    mbPerSecond: r.mbPerSecond,
+    bytesWritten: r.bytesWritten,
+    seconds: r.writeSeconds + r.verifySeconds,
+    verified: r.verified,
+  };
 }

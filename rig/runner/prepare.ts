@@ -7,6 +7,7 @@ import { InputError } from '../errors.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, type SshKey } from '../net/ssh-key.js';
 import type { RunEvents } from './run-board.js';
+import type { ProgressSink } from './flash-step.js';
 
 export interface PreparedImage {
   /** What the user asked for (or the reference image the board boots by default). */
@@ -31,6 +32,7 @@ export interface PrepareOptions {
   signal: AbortSignal;
   env: NodeJS.ProcessEnv;
   events: RunEvents;
+  progress?: ProgressSink;
 }
 
 const BUNDLES = ['v2', 'health-fails', 'unbootable-update'];
@@ -74,7 +76,10 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   const { sourceToRaw } = await import('./flash-step.js');
   const work = path.join(cacheRoot(o.env), 'work', path.basename(o.runDir));
   await mkdir(work, { recursive: true });
-  const raw = await sourceToRaw(source, path.join(work, 'image.img'), { signal: o.signal });
+  const raw = await sourceToRaw(source, path.join(work, 'image.img'), {
+    signal: o.signal,
+    progress: o.progress,
+  });
   const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
   const sshKey = generateRunKey(`hw-test ${o.board.name}`);
   if (o.os.configure && o.os.configure.method !== 'none') {

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { failurePatterns } from '../catalog/board.js';
@@ -24,6 +22,7 @@ import { lockBoard, describeHolder } from './lock.js';
 import { openBoard, type ResolvedBoard } from './board-factory.js';
 import { prepareImage, type PreparedImage } from './prepare.js';
 import { Steps } from './steps.js';
+import { flashToStorage, type ProgressSink } from './flash-step.js';
 import { boardHealth, clearQuarantine, healthPath, recordVerdict } from './health.js';
 import { runSuites, suiteFiles } from './suites.js';
 import type { BoardNetwork } from '../../suites/fixture.js';
@@ -50,6 +49,8 @@ export interface BoardRunOptions {
   env: NodeJS.ProcessEnv;
   /** The command line that reproduces this run, for the report. */
   reproduce: string;
+  /** Draws flash progress (a bar on a TTY, plain lines in CI). */
+  progress?: (label: string) => ProgressSink;
   /** Infra retries: flash attempts and power cycles after a silent boot (never after a fail). */
   retries?: number;
   /** Consecutive infra results that quarantine the board (default 3). */
@@ -60,12 +61,6 @@ export interface BoardRunOptions {
 
 /** Suites that need the board on a network the rig can reach. */
 const NETWORK_SUITES = new Set(['network', 'wifi', 'update-rollback']);
-
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /**
  * One board, one run: reserve, prepare, flash, boot and suites, report, release. Teardowns run in
@@ -128,7 +123,12 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
         signal: opts.signal,
         env: opts.env,
         events,
+        progress: opts.progress?.(`${board.name} image`),
+        suites: opts.suites,
       }),
+    );
+    steps.defer('remove the work copy', () =>
+      rm(path.dirname(image!.path), { recursive: true, force: true }),
     );
 
     let network:
@@ -158,7 +158,13 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     flash = await steps.run('flash', () =>
       withInfraRetries(
         opts.retries ?? 1,
-        () => flashStep(inst, image!, opts),
+        async () => {
+          await mkdir(path.dirname(inst.storage), { recursive: true });
+          return flashToStorage(inst, image!.path, {
+            signal: opts.signal,
+            progress: opts.progress?.(`${board.name} flash`),
+          });
+        },
         (n, why) =>
           events.warn(
             `${board.name}: flash failed (${why}); retrying (infra retry ${n}/${opts.retries ?? 1})`,
@@ -272,26 +278,6 @@ export async function withInfraRetries<T>(
       onRetry(attempt + 1, errorMessage(err));
     }
   }
-}
-
-async function flashStep(
-  inst: BoardInstance,
-  image: PreparedImage,
-  opts: BoardRunOptions,
-): Promise<RunSummary['flash']> {
-  await mkdir(path.dirname(inst.storage), { recursive: true });
-  await inst.power.off(opts.signal);
-  if (inst.mux) await inst.mux.toHost(opts.signal);
-  const { flashToStorage } = await import('./flash-step.js');
-  const result = await flashToStorage(image.path, inst.storage, {
-    signal: opts.signal,
-    declared: [inst.storage],
-    interactive: opts.interactive,
-    events: opts.events,
-    board: inst.name,
-  });
-  if (inst.mux) await inst.mux.toBoard(opts.signal);
-  return result;
 }
 
 function consoleExcerpt(inst: BoardInstance, fromMs: number, toMs: number): string {
