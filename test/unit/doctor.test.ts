@@ -151,7 +151,7 @@ describe('hw-test doctor', () => {
         py.once('error', reject);
       }).catch(() => undefined);
       if (!tty) this.skip();
-      await openSerialOnce(tty!, 115200);
+      await openSerialOnce(tty, 115200);
       const notTty = path.join(dir, 'not-a-tty');
       writeFileSync(notTty, '');
       const err = await openSerialOnce(notTty, 115200).catch((e: Error) => e);
