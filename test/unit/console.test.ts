@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_FAILURE_PATTERNS } from '../../rig/catalog/board.js';
+import { DEFAULT_FAILURE_PATTERNS, failurePatterns, loadBoard } from '../../rig/catalog/board.js';
+import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import type { FailurePattern } from '../../rig/console/console.js';
 import { StreamConsole } from '../../rig/console/stream-console.js';
 import { HwTestError, InterruptedError, TimeoutError } from '../../rig/errors.js';
@@ -78,6 +79,35 @@ describe('StreamConsole on recorded boots', () => {
       expect(con.findings).to.deep.equal([]);
     });
   }
+
+  it('follows the reference OS boot with the board type markers and the OS profile prompt', async () => {
+    const board = loadBoard('qemu-x86-64');
+    const profile = loadOsProfile();
+    const { input, con } = consoleOn(failurePatterns(board));
+    await con.open();
+    const waits = (async () => {
+      const seen: string[] = [];
+      for (const marker of [
+        board.markers.bootloader,
+        board.markers.kernel,
+        board.markers.userspace,
+        profile.console.loginPrompt,
+      ]) {
+        seen.push((await con.expect(new RegExp(marker), { timeoutMs: 5000 })).line);
+      }
+      return seen;
+    })();
+    await play(input, chunks(fixture('reference-os-v1-x86_64.raw'), 'random', 5));
+    const [boot, kernel, user, login] = await waits;
+    // The marker matched inside a line still arriving: `line` is that line so far.
+    expect('hw-test: bootloader slot=A bootcount=0 upgrade_available=0').to.include(boot);
+    expect(con.lines.map((l) => l.text)).to.include(
+      'hw-test: bootloader slot=A bootcount=0 upgrade_available=0',
+    );
+    expect(kernel).to.match(/^\[ {4}0\.000000\] Linux version 6\.1\.0-50-amd64 /);
+    expect(user).to.equal('hw-test: userspace up version=v1 slot=A');
+    expect(login).to.equal('hwtest login: ');
+  });
 
   it('strips ANSI escapes and \\r from the line log, keeps the raw bytes', async () => {
     const { input, con } = consoleOn();
