@@ -11,6 +11,9 @@ OS_DIR=${OS_DIR:-$(cd "$(dirname "$0")" && pwd)}
 : "${IMG_OUT:?} ${IMG_ROOTA:?} ${IMG_STATE:?} ${IMG_DATA:?} ${IMG_BOOT_DIR:?} ${IMG_WORK:?}"
 GRUB_DIR=${GRUB_DIR:-/usr/lib/grub/i386-pc}
 [[ -f $GRUB_DIR/boot.img ]] || { echo "image-x86_64: $GRUB_DIR/boot.img missing (install grub-pc-bin)" >&2; exit 1; }
+for tool in grub-mkimage grub-editenv; do
+	command -v "$tool" >/dev/null || { echo "image-x86_64: $tool missing (install grub-common)" >&2; exit 1; }
+done
 
 work=$IMG_WORK/x86_64
 rm -rf "$work" && mkdir -p "$work/boot/grub"
