@@ -64,7 +64,7 @@ code{background:#f3f4f6;padding:2px 4px;border-radius:3px;font-size:12px;word-br
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px}
 .trends{display:flex;flex-wrap:wrap;gap:16px}figure.trend{margin:0;background:#fff;border:1px solid #e5e7eb;padding:8px}
 figcaption{font-weight:600;margin-bottom:4px}svg .axis{stroke:#9ca3af}svg .tick{font-size:10px;fill:#6b7280}
-.runs td{font-size:12px}
+.runs td{font-size:12px}code.sha{white-space:nowrap}
 `;
 
 function cellHtml(c: MatrixCell, input: PageInput): string {
@@ -96,7 +96,7 @@ function matrixHtml(input: PageInput): string {
 }
 
 function imageHtml(s: RunSummary): string {
-  const sha = s.image.sha256 ? `<br><code title="sha256">${esc(s.image.sha256.slice(0, 12))}</code>` : '';
+  const sha = s.image.sha256 ? `<br><code class="sha" title="sha256">${esc(s.image.sha256.slice(0, 12))}</code>` : '';
   return `${esc(s.image.version ?? s.image.path)}${sha}`;
 }
 
