@@ -82,4 +82,13 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
       /gpioget --version: cannot tell the libgpiod version: gpioget: command not found/,
     );
   });
+
+  it('v2: a gpioset that never confirms is killed and fails after the timeout', async () => {
+    const sp = new ScriptedSpawner([], [{ match: /gpioset/ }]);
+    const err = await new LibgpiodChip('gpiochip0', { spawner: sp, version: 2, timeoutMs: 30 })
+      .claim(4, 'out', 1)
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.equal('GPIO gpiochip0 line 4: gpioset: no answer within 30 ms');
+    expect(sp.running[0].running).to.equal(false);
+  });
 });

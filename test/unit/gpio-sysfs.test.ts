@@ -82,4 +82,26 @@ describe('gpio: sysfs driver (against a fake /sys/class/gpio)', () => {
       (e: Error) => expect(e.message).to.match(/no sysfs GPIO interface.*libgpiod/),
     );
   });
+
+  it('a line whose files stay unwritable (no udev rule) fails after the export settle time, unexported again', async () => {
+    sys.addChip(512, 'pinctrl-bcm2711', 58, 'gpiochip0');
+    const fs = {
+      ...sys.kernelFs,
+      writeFile: (p: string, d: string) => {
+        if (p.endsWith('/direction')) {
+          const e: NodeJS.ErrnoException = new Error('EACCES');
+          e.code = 'EACCES';
+          return Promise.reject(e);
+        }
+        return sys.kernelFs.writeFile(p, d);
+      },
+    };
+    const err = await new SysfsGpioChip('gpiochip0', { root: sys.root, fs, exportTimeoutMs: 60 })
+      .claim(17, 'out', 0)
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.match(
+      /cannot set direction of GPIO 529: permission denied \(run as root or add a udev rule/,
+    );
+    expect(sys.unexports).to.deep.equal([529]);
+  });
 });
