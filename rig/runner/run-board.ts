@@ -335,7 +335,10 @@ async function finish(f: FinishInput): Promise<RunSummary> {
     },
     suites: opts.suites,
     tests: f.tests,
-    steps: f.steps,
+    // A lab board records its power and mux actions (rig/rig/lab-board.ts): merged in time order.
+    steps: [...f.steps, ...((f.instance as { steps?: readonly StepRecord[] } | undefined)?.steps ?? [])].sort(
+      (a, b) => a.startedAt.localeCompare(b.startedAt),
+    ),
     stages,
     bootMs: f.boot?.timings.get('login'),
     flash: f.flash,
