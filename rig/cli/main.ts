@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     // A second signal forces the exit: the user has given up on the clean teardown.
     if (signals > 1) process.exit(130);
     process.stderr.write(`hw-test: ${sig}: powering off, releasing the board and writing the report...\n`);
-    ctl.abort(new Error(sig));
+    ctl.abort(sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -34,6 +34,7 @@ export function reproduceCommand(values: Record<string, unknown>, board: string)
 }
 
 async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'run') argv = argv.slice(1);
   const { values } = parse('run', argv, {
     board: { type: 'string' },
     image: { type: 'string' },
@@ -89,41 +90,87 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   if (values.seed) suiteOptions.seed = values.seed;
 
   const summaries: RunSummary[] = [];
-  const queue = [...boards];
-  const worker = async () => {
-    for (let b = queue.shift(); b; b = queue.shift()) {
-      summaries.push(
-        await runBoard({
-          board: b,
-          os,
-          image: values.image
-            ? /^https?:/.test(values.image)
-              ? values.image
-              : path.resolve(values.image)
-            : undefined,
-          suites,
-          grep: values.grep,
-          reportsDir: path.resolve(values.reports),
-          lockTimeoutMs: lockTimeout * 1000,
-          suiteOptions,
-          signal: io.signal,
-          interactive: io.interactive,
-          env: io.env,
-          reproduce: reproduceCommand(values, b.name),
-          retries,
-          quarantineAfter,
-          progress: (label) => progressView(io, label),
-          events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
-        }),
-      );
+  if (boards.length > 1) {
+    const { runChildren } = await import('../runner/multi.js');
+    const { readFile } = await import('node:fs/promises');
+    const rest = withoutOptions(argv, ['--board', '--parallel']);
+    await runChildren(
+      boards.map((b) => b.name),
+      rest,
+      { parallel, signal: io.signal, err: (l) => io.err(l) },
+    );
+    for (const b of boards) {
+      const file = path.join(path.resolve(values.reports), b.name, 'latest', 'summary.json');
+      try {
+        summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
+      } catch {
+        io.err(`${b.name}: no report was written (${file})`);
+      }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, boards.length) }, worker));
+  } else {
+    const b = boards[0]!;
+    summaries.push(
+      await runBoard({
+        board: b,
+        os,
+        image: values.image
+          ? /^https?:/.test(values.image)
+            ? values.image
+            : path.resolve(values.image)
+          : undefined,
+        suites,
+        grep: values.grep,
+        reportsDir: path.resolve(values.reports),
+        lockTimeoutMs: lockTimeout * 1000,
+        suiteOptions,
+        signal: io.signal,
+        interactive: io.interactive,
+        env: io.env,
+        reproduce: reproduceCommand(values, b.name),
+        retries,
+        quarantineAfter,
+        progress: (label) => progressView(io, label),
+        events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
+      }),
+    );
+  }
+  if (io.env.HW_TEST_CHILD) {
+    // The parent prints the summary of every board.
+    return exitFor(summaries);
+  }
   printSummary(summaries, path.resolve(values.reports), io);
+  if (summaries.length > 1) {
+    const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
+    const rows = combinedRows(summaries, path.resolve(values.reports));
+    io.out('');
+    for (const line of combinedTable(rows, suites)) io.out(line);
+    const file = await writeCombined(
+      path.resolve(values.reports),
+      rows,
+      new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
+    );
+    io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
+  }
+  if (summaries.length < boards.length && !io.signal.aborted) return 3;
+  return exitFor(summaries);
+}
+
+function exitFor(summaries: RunSummary[]): number {
   const verdict = worst(summaries.map((s) => s.verdict));
   // Bad input found mid-run (a corrupt image) is still bad input: exit 2, unless interrupted.
   if (verdict !== 'interrupted' && summaries.some((s) => s.exitCode === 2)) return 2;
   return exitCodeFor(verdict);
+}
+
+/** argv without the given options and their values (both `--opt v` and `--opt=v`). */
+function withoutOptions(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (names.includes(a)) i++;
+    else if (!names.some((n) => a.startsWith(`${n}=`))) out.push(a);
+  }
+  return out;
 }
 
 function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {

@@ -22,3 +22,58 @@ export async function resolveBoards(arg: string, labFile: string | undefined): P
   if (new Set(names).size !== names.length) throw new InputError(`--board ${arg}: a board is named twice`);
   return Promise.all(names.map((n) => resolveBoard(n, labFile)));
 }
+
+export interface ChildRun {
+  board: string;
+  code: number | null;
+}
+
+/**
+ * Several boards run as one child process each (like test workers): mocha and the suites'
+ * fixture are per process, and one board's crash cannot take the others down. A SIGTERM or
+ * SIGINT to the parent is passed on, so every child powers off and reports.
+ */
+export async function runChildren(
+  boards: string[],
+  argv: string[],
+  opts: { parallel: number; signal: AbortSignal; err: (line: string) => void },
+): Promise<ChildRun[]> {
+  const { spawn } = await import('node:child_process');
+  const queue = [...boards];
+  const results: ChildRun[] = [];
+  const running = new Set<import('node:child_process').ChildProcess>();
+  const onAbort = () => {
+    for (const c of running) c.kill('SIGTERM');
+  };
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const worker = async () => {
+    for (let b = queue.shift(); b && !opts.signal.aborted; b = queue.shift()) {
+      const board = b;
+      const child = spawn(
+        process.execPath,
+        [process.argv[1]!, ...argv, '--board', board, '--parallel', '1'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, HW_TEST_CHILD: '1' },
+        },
+      );
+      running.add(child);
+      const relay = (stream: NodeJS.ReadableStream) => {
+        let rest = '';
+        stream.on('data', (d: Buffer) => {
+          const lines = (rest + d.toString()).split('\n');
+          rest = lines.pop() ?? '';
+          for (const l of lines) opts.err(l.startsWith(board) ? l : `${board}: ${l}`);
+        });
+      };
+      relay(child.stdout!);
+      relay(child.stderr!);
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      running.delete(child);
+      results.push({ board, code });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.parallel, boards.length) }, worker));
+  opts.signal.removeEventListener('abort', onAbort);
+  return results;
+}
