@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../log.js';
@@ -106,4 +107,47 @@ export async function cleanStale(ip: Ip, stateDir: string): Promise<NetRecord[]>
     await removeRecorded(ip, stateDir, rec);
   }
   return stale;
+}
+
+/**
+ * Networks of this process still up when it exits (an uncaught error, process.exit): removed
+ * synchronously in the 'exit' hook, so even a crashed controller leaves nothing behind. A kill -9
+ * leaves them to the next run's `cleanStale`.
+ */
+const live = new Map<string, { stateDir: string; rec: NetRecord }>();
+let hooked = false;
+
+function removeSync(stateDir: string, rec: NetRecord): void {
+  for (const pid of rec.pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(rec.dir)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const args of [
+    ['link', 'del', rec.hostLink],
+    ['netns', 'del', rec.netns],
+  ]) {
+    try {
+      if (args[2].startsWith(NET_PREFIX)) execFileSync('ip', args, { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+  }
+  if (rec.dir && path.dirname(rec.dir) === stateDir) rmSync(rec.dir, { recursive: true, force: true });
+  dropRecord(stateDir, rec);
+}
+
+export function trackLive(stateDir: string, rec: NetRecord): void {
+  live.set(rec.id, { stateDir, rec });
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const { stateDir: d, rec: r } of live.values()) removeSync(d, r);
+  });
+}
+
+export function untrackLive(rec: NetRecord): void {
+  live.delete(rec.id);
 }

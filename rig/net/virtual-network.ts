@@ -18,6 +18,8 @@ import {
   defaultStateDir,
   readRecords,
   removeRecorded,
+  trackLive,
+  untrackLive,
   updateRecord,
   type NetRecord,
 } from './net-state.js';
@@ -161,6 +163,7 @@ class NetnsNetwork implements VirtualNetwork {
       };
       // Another run may claim the same subnet between our scan and here: O_EXCL decides.
       if (!claimRecord(stateDir, rec)) continue;
+      trackLive(stateDir, rec);
       const net = new NetnsNetwork(opts, ip, stateDir, rec, planSubnet(base, index));
       try {
         await net.build();
@@ -269,6 +272,7 @@ class NetnsNetwork implements VirtualNetwork {
     this.#down = true;
     await this.dnsmasq?.stop(2000);
     await removeRecorded(this.ip, this.stateDir, this.rec);
+    untrackLive(this.rec);
     log('%s: network %s removed', this.opts.board, this.rec.netns);
   }
 }

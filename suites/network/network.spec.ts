@@ -16,12 +16,15 @@ describe('network', function () {
   let address: string | undefined;
   let dut: Dut | undefined;
   const failed: string[] = [];
+  /** Why the whole suite cannot run; each test skips with it (a skip in a hook loses its reason). */
+  let unavailable: string | undefined;
   const seconds = (k: 'dhcp' | 'mdns' | 'ssh', fallback: number) =>
     (rig().type.timeouts[k] ?? fallback) * 1000;
 
   /** Runs a step, recording its failure for the steps after it. */
   function step(name: string, needs: string[], fn: (this: Mocha.Context) => Promise<void>) {
     it(name, async function () {
+      if (unavailable) skipBecause(this, unavailable);
       const missing = needs.filter((n) => failed.includes(n));
       if (missing.length) skipBecause(this, `not run: step "${missing[0]}" failed`);
       try {
@@ -36,9 +39,10 @@ describe('network', function () {
 
   before(async function () {
     const { boot, type, network } = rig();
-    if (!network) skipBecause(this, 'this run set no network up for the board');
+    if (!network) unavailable = 'this run set no network up for the board';
+    else if (boot.failure) unavailable = `not reached: the boot failed before: ${boot.failure.message}`;
+    if (unavailable || !network) return;
     net = network;
-    if (boot.failure) skipBecause(this, `not reached: the boot failed before: ${boot.failure.message}`);
     const t = type.timeouts;
     this.timeout((t.bootloader + t.kernel + t.userspace + t.login + t.command) * 1000);
     await boot.reach('shell', rig().signal);

@@ -11,14 +11,14 @@ import { checkAddress, checkAssociated, checkReachesRig, type WifiExpectation } 
 describe('wifi', function () {
   let dut: Dut | undefined;
   let expectation: WifiExpectation;
+  /** Why the suite cannot run here; each test skips with it (a skip in a hook loses its reason). */
+  let unavailable: string | undefined;
 
   before(async function () {
     const { type, boardName, boot, network, wifi } = rig();
     if (!type.capabilities.includes('wifi')) {
-      skipBecause(
-        this,
-        `${boardName} has no WiFi radio (${type.name} capabilities: ${type.capabilities.join(', ')})`,
-      );
+      unavailable = `${boardName} has no WiFi radio (${type.name} capabilities: ${type.capabilities.join(', ')})`;
+      return;
     }
     if (!wifi)
       throw new InfraError(
@@ -29,7 +29,10 @@ describe('wifi', function () {
       throw new InfraError(`${boardName}: the WiFi checks run over SSH, and the run set no network up`, {
         board: boardName,
       });
-    if (boot.failure) skipBecause(this, `not reached: the boot failed before: ${boot.failure.message}`);
+    if (boot.failure) {
+      unavailable = `not reached: the boot failed before: ${boot.failure.message}`;
+      return;
+    }
     const t = type.timeouts;
     this.timeout((t.bootloader + t.kernel + t.userspace + t.login + (t.ssh ?? 60)) * 1000);
     await boot.reach('shell', rig().signal);
@@ -56,6 +59,7 @@ describe('wifi', function () {
   }
 
   it('associates with the rig access point (iw dev wlan0 link)', async function () {
+    if (unavailable) skipBecause(this, unavailable);
     const timeoutMs = (rig().type.timeouts.dhcp ?? 60) * 1000;
     this.timeout(timeoutMs + 30_000);
     const r = await eventually(timeoutMs, () => checkAssociated(dut!, expectation));
@@ -63,6 +67,7 @@ describe('wifi', function () {
   });
 
   it('gets an address on the WiFi subnet', async function () {
+    if (unavailable) skipBecause(this, unavailable);
     const timeoutMs = (rig().type.timeouts.dhcp ?? 60) * 1000;
     this.timeout(timeoutMs + 30_000);
     const address = await eventually(timeoutMs, () => checkAddress(dut!, expectation));
@@ -70,6 +75,7 @@ describe('wifi', function () {
   });
 
   it('reaches the rig through wlan0 only', async function () {
+    if (unavailable) skipBecause(this, unavailable);
     this.timeout(rig().type.timeouts.command * 3000);
     await checkReachesRig(dut!, expectation);
   });

@@ -121,6 +121,27 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
     expect(other.netns).to.not.equal(net.netns);
   });
 
+  it('a controller that dies of an uncaught error still removes its network on exit', () => {
+    const dist = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../rig/net');
+    const script = `
+      const { createVirtualNetwork } = await import(${JSON.stringify(`${dist}/virtual-network.js`)});
+      const { generateRunKey } = await import(${JSON.stringify(`${dist}/ssh-key.js`)});
+      const net = await createVirtualNetwork({ board: 'crash', nicModel: 'e1000', sshKey: generateRunKey(), stateDir: ${JSON.stringify(stateDir)}, mode: 'netns' });
+      console.log(net.netns);
+      setImmediate(() => { throw new Error('controller bug'); });`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).to.include('controller bug');
+    const ns = r.stdout.trim();
+    expect(ns).to.match(/^hwt-[0-9a-f]{6}$/);
+    expect(namespaces()).to.not.include(ns);
+    expect(hostLinks()).to.not.include(ns);
+    expect(readRecords(stateDir)).to.deep.equal([]);
+    expect(spawnSync('pgrep', ['-f', stateDir]).stdout.toString()).to.equal('');
+  });
+
   it('removes the namespace, link and processes of a crashed run, and only those', async () => {
     const id = `dead${Math.floor(Math.random() * 256)
       .toString(16)

@@ -1,0 +1,127 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { command as run } from '../../rig/cli/run.js';
+import type { CliIo } from '../../rig/cli/io.js';
+import { knownSecrets } from '../../rig/log.js';
+import { generateWifiCredentials } from '../../rig/net/hostapd.js';
+import type { RunSummary } from '../../rig/report/model.js';
+import { netnsMissing } from './net-helpers.js';
+
+/** Every file under `dir` (reports: summary.json, junit.xml, serial log, Allure results) holding a secret. */
+export function findSecrets(dir: string, secrets: readonly string[]): { file: string; secret: string }[] {
+  const hits: { file: string; secret: string }[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) {
+        const text = readFileSync(p).toString('latin1');
+        for (const s of secrets)
+          if (text.includes(s)) hits.push({ file: path.relative(dir, p), secret: `${s.slice(0, 4)}…` });
+      }
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+/**
+ * A whole run of the network and WiFi suites on a virtual board, in this process so that the
+ * secrets it registers (the run's private key, a WiFi passphrase) are known here; then every file
+ * the run wrote is searched for them.
+ */
+describe('secrets never reach the reports (network and wifi suites on qemu-x86-64)', function () {
+  this.timeout(20 * 60_000);
+  const missing =
+    netnsMissing() ??
+    (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0
+      ? 'qemu-system-x86_64 is not installed'
+      : undefined);
+  let reports: string;
+
+  before(function () {
+    if (missing) this.skip();
+    reports = mkdtempSync(path.join(tmpdir(), 'hwt-secrets-'));
+  });
+  after(() => {
+    if (reports) rmSync(reports, { recursive: true, force: true });
+  });
+
+  it('searches every report file for the WiFi passphrase and the private key, and finds neither', async () => {
+    const wifi = generateWifiCredentials('qemu-x86-64');
+    const lines: string[] = [];
+    const io: CliIo = {
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
+      interactive: false,
+      env: process.env,
+      signal: new AbortController().signal,
+    };
+    // The passphrase rides in a --grep that matches every test, so it reaches the reproduce line
+    // that summary.json, junit.xml and Allure's environment all carry.
+    const code = await run.main(
+      [
+        '--board',
+        'qemu-x86-64',
+        '--suite',
+        'network,wifi',
+        '--reports',
+        reports,
+        '--lock-timeout',
+        '1200',
+        '--grep',
+        `^(?!${wifi.passphrase})`,
+      ],
+      io,
+    );
+    expect(code, lines.join('\n')).to.equal(0);
+
+    const secrets = knownSecrets();
+    expect(secrets).to.include(wifi.passphrase);
+    expect(
+      secrets.some((s) => s.includes('OPENSSH PRIVATE KEY')),
+      'the run registered its private key',
+    ).to.equal(true);
+    expect(findSecrets(reports, secrets)).to.deep.equal([]);
+
+    const summaryFile = readdirSync(path.join(reports, 'qemu-x86-64'))
+      .map((d) => path.join(reports, 'qemu-x86-64', d, 'summary.json'))
+      .find((f) => {
+        try {
+          return statSync(f).isFile();
+        } catch {
+          return false;
+        }
+      })!;
+    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary & {
+      tests: { suite: string; verdict: string; skipReason?: string; title: string }[];
+    };
+    expect(summary.reproduce).to.include('********');
+    // On a virtual board the WiFi suite is skipped, with the reason from the board's capabilities.
+    const wifiTests = summary.tests.filter((t) => t.suite === 'wifi');
+    expect(
+      wifiTests.length,
+      JSON.stringify(summary.tests.map((t) => [t.suite, t.title, t.verdict])),
+    ).to.be.greaterThan(0);
+    for (const t of wifiTests) {
+      expect(t.verdict).to.equal('skipped');
+      expect(t.skipReason).to.match(/has no WiFi radio \(qemu-x86-64 capabilities: ethernet, update\)/);
+    }
+    expect(summary.tests.filter((t) => t.suite === 'network').map((t) => t.verdict)).to.deep.equal([
+      'pass',
+      'pass',
+      'pass',
+      'pass',
+    ]);
+
+    // The search can fail: a report file that does hold a secret is found.
+    writeFileSync(path.join(reports, 'planted.txt'), `psk=${wifi.passphrase}\n`);
+    expect(findSecrets(reports, secrets)).to.deep.equal([
+      { file: 'planted.txt', secret: `${wifi.passphrase.slice(0, 4)}…` },
+    ]);
+  });
+});
