@@ -335,9 +335,10 @@ async function finish(f: FinishInput): Promise<RunSummary> {
     },
     suites: opts.suites,
     tests: f.tests,
-    // A lab board records its power and mux actions (rig/rig/lab-board.ts): merged in time order.
+    // A lab board records its power and mux actions (rig/rig/lab-board.ts): merged in time order,
+    // a step nested in another (started the same ms) before it.
     steps: [...f.steps, ...((f.instance as { steps?: readonly StepRecord[] } | undefined)?.steps ?? [])].sort(
-      (a, b) => a.startedAt.localeCompare(b.startedAt),
+      (a, b) => a.startedAt.localeCompare(b.startedAt) || a.durationMs - b.durationMs,
     ),
     stages,
     bootMs: f.boot?.timings.get('login'),
