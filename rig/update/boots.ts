@@ -55,20 +55,32 @@ export function parseUserspace(
 }
 
 /**
- * Splits a serial log into boots: a boot starts at the line matching `bootStart` (the board's
- * bootloader marker); lines before the first one belong to the boot already running.
+ * Splits a serial log into boots. A boot ends with a reset line (the kernel's or the
+ * bootloader's), so the next one starts with the firmware's banner; a boot attempt with no reset
+ * since the previous attempt (a power cut) starts a new one too. Lines before the first boot
+ * belong to the boot that was running when the log began.
  */
-export function splitBoots(lines: readonly ConsoleLine[], bootStart: RegExp): ConsoleLine[][] {
+export function splitBoots(
+  lines: readonly ConsoleLine[],
+  markers: Pick<UpdateMarkers, 'bootAttempt' | 'reset'>,
+): ConsoleLine[][] {
   const boots: ConsoleLine[][] = [];
   let current: ConsoleLine[] = [];
+  let attempted = false;
+  const close = () => {
+    if (current.length) boots.push(current);
+    current = [];
+    attempted = false;
+  };
   for (const l of lines) {
-    if (bootStart.test(l.text) && current.length > 0) {
-      boots.push(current);
-      current = [];
+    if (markers.bootAttempt.test(l.text)) {
+      if (attempted) close();
+      attempted = true;
     }
     current.push(l);
+    if (markers.reset.test(l.text)) close();
   }
-  if (current.length > 0) boots.push(current);
+  close();
   return boots;
 }
 

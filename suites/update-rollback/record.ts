@@ -12,6 +12,7 @@ import {
 import { formatLog, splitBoots } from '../../rig/update/boots.js';
 import { sha256Of } from '../../rig/update/bundle.js';
 import { LogTail } from '../../rig/update/log-tail.js';
+import type { UpdateMarkers } from '../../rig/update/settings.js';
 import type { UpdateFlow } from '../../rig/update/update-flow.js';
 
 /**
@@ -32,8 +33,8 @@ export class TestRecord {
     this.notes.push(line);
   }
 
-  attachAll(bootStart: RegExp, failure?: string): void {
-    const boots = splitBoots(this.tail.seen, bootStart);
+  attachAll(markers: Pick<UpdateMarkers, 'bootAttempt' | 'reset'>, failure?: string): void {
+    const boots = splitBoots(this.tail.seen, markers);
     boots.forEach((lines, i) =>
       this.r.attach(`serial log, boot ${i + 1} of ${boots.length}`, formatLog(lines)),
     );
