@@ -14,6 +14,9 @@ export const USBSDMUX = {
     'Does /dev/sg9 really point to a USB-SD-Mux?\n',
   /** __main__.py: `except PermissionError as perr: error_msg = str(perr)` */
   permission: "[Errno 13] Permission denied: '/dev/sg2'\n",
+  /** Debian bookworm's usbsdmux 0.2.1, run on this machine: a missing /dev/sg, and a path that is no SCSI device. */
+  missingSg: "[Errno 2] No such file or directory: '/dev/sg9'\n",
+  notScsi: "[Errno 25] Inappropriate ioctl for device\nDoes '/dev/null' really point to an USB-SD-Mux?\n",
 };
 
 /** tizen sd-mux src/main.cpp (showStatus, openDevice); status text as in Dasharo's SDWire docs. */
@@ -54,6 +57,8 @@ export const GPIOD = {
     'gpioget (libgpiod) v2.1.3\nCopyright (C) 2017-2023 Bartosz Golaszewski\nLicense: GPL-2.0-or-later\nThis is free software: you are free to change and redistribute it.\nThere is NO WARRANTY, to the extent permitted by law.\n',
   busyV1Set: 'gpioset: error setting the GPIO line values: Device or resource busy\n',
   busyV1Get: 'gpioget: error reading GPIO values: Device or resource busy\n',
+  /** Debian's gpiod 1.6.3 on a host with no /dev/gpiochip0 (run on this machine). */
+  noChipV1Set: 'gpioset: error setting the GPIO line values: No such file or directory\n',
   busyV2Set: 'gpioset: unable to request lines: Device or resource busy\n',
   outOfRangeV2: "gpioget: offset 99 is out of range on chip 'gpiochip0'\n",
   valueV2: '"17"=active\n',

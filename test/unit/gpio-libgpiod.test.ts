@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { LibgpiodChip, parseGpiodVersion, parseGpiogetValue } from '../../rig/gpio/libgpiod.js';
 import { GPIOD } from '../contract/tool-output.js';
 import { ScriptedSpawner } from '../contract/helpers.js';
+import { findOnPath } from '../../rig/rig/doctor-checks.js';
+import { existsSync } from 'node:fs';
 
 describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   it('tells v1 from v2 by --version and parses both value formats', () => {
@@ -90,5 +92,15 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
       .catch((e: Error) => e);
     expect((err as Error).message).to.equal('GPIO gpiochip0 line 4: gpioset: no answer within 30 ms');
     expect(sp.running[0].running).to.equal(false);
+  });
+
+  it('the real tools: version detected, and a missing chip fails with their words', async function () {
+    if (!(await findOnPath('gpioset')) || existsSync('/dev/gpiochip0')) this.skip();
+    const chip = new LibgpiodChip('gpiochip0');
+    expect(await chip.version()).to.be.oneOf([1, 2]);
+    const err = await chip.claim(17, 'out', 1).catch((e: Error) => e);
+    expect((err as Error).message).to.match(
+      /^GPIO gpiochip0 line 17: gpioset: gpioset: .*(No such file or directory|cannot find)/,
+    );
   });
 });

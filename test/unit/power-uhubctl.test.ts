@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { UhubctlPower, portState } from '../../rig/power/uhubctl.js';
 import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import { findOnPath } from '../../rig/rig/doctor-checks.js';
 import { UHUBCTL } from '../contract/tool-output.js';
 
 describe('power: uhubctl (replayed output)', () => {
@@ -65,5 +66,15 @@ describe('power: uhubctl (replayed output)', () => {
       .on()
       .catch((e: Error) => e);
     expect((err as Error).message).to.match(/uhubctl: command not found/);
+  });
+
+  it('the real uhubctl, where no hub is at the location, fails the same way as the replay', async function () {
+    if (!(await findOnPath('uhubctl'))) this.skip();
+    const err = await new UhubctlPower({ name: 'rpi3-1', location: '1-9', port: 2 })
+      .on()
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.equal(
+      'uhubctl hub 1-9 port 2 (rpi3-1): No compatible devices detected at location 1-9!',
+    );
   });
 });

@@ -3,6 +3,7 @@ import { UsbSdMux } from '../../rig/sdmux/usbsdmux.js';
 import { SdWire } from '../../rig/sdmux/sdwire.js';
 import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
 import { FakeWaitEnv } from '../contract/helpers.js';
+import { findOnPath } from '../../rig/rig/doctor-checks.js';
 import { SDMUX_CTRL, USBSDMUX } from '../contract/tool-output.js';
 
 const DEV = '/dev/disk/by-id/usb-LinuxAut_sdmux_HS-SD_MMC_000000000123-0:0';
@@ -88,6 +89,27 @@ describe('sdmux: LXA USB-SD-Mux through usbsdmux (replayed output)', () => {
         await new UsbSdMux({ name: 'x', sg: '/dev/sg2', hostDevice: DEV, spawner: sp }).state(),
       ).to.equal(state);
     }
+  });
+});
+
+describe('sdmux: the real usbsdmux tool, with no mux attached', () => {
+  before(async function () {
+    if (!(await findOnPath('usbsdmux'))) this.skip();
+  });
+
+  it('a missing /dev/sg and a path that is no SCSI device fail with its words', async () => {
+    const missing = await new UsbSdMux({ name: 'x', sg: '/dev/sg9', hostDevice: DEV })
+      .state()
+      .catch((e: Error) => e);
+    expect((missing as Error).message).to.equal(
+      `mux usbsdmux /dev/sg9 (x): get failed: ${USBSDMUX.missingSg.trim()}`,
+    );
+    const notScsi = await new UsbSdMux({ name: 'x', sg: '/dev/null', hostDevice: DEV })
+      .toHost()
+      .catch((e: Error) => e);
+    expect((notScsi as Error).message).to.equal(
+      "mux usbsdmux /dev/null (x): host failed: [Errno 25] Inappropriate ioctl for device Does '/dev/null' really point to an USB-SD-Mux?",
+    );
   });
 });
 
