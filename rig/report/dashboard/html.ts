@@ -96,7 +96,9 @@ function matrixHtml(input: PageInput): string {
 }
 
 function imageHtml(s: RunSummary): string {
-  const sha = s.image.sha256 ? `<br><code class="sha" title="sha256">${esc(s.image.sha256.slice(0, 12))}</code>` : '';
+  const sha = s.image.sha256
+    ? `<br><code class="sha" title="sha256">${esc(s.image.sha256.slice(0, 12))}</code>`
+    : '';
   return `${esc(s.image.version ?? s.image.path)}${sha}`;
 }
 
