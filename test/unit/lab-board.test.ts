@@ -81,7 +81,7 @@ ${withMux ? `    mux: { driver: sdwire, serial: sd-wire_11, device: ${dev}, time
   it('a failing step is recorded with its verdict class and message', async () => {
     const { board: b } = await make();
     const err = await b.step('flash', () => Promise.reject(new Error('boom'))).catch((e: Error) => e);
-    expect((err).message).to.equal('boom');
+    expect(err.message).to.equal('boom');
     expect(b.steps.at(-1)).to.include({ name: 'flash', verdict: 'error', message: 'boom' });
   });
 

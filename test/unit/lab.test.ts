@@ -46,9 +46,9 @@ describe('lab wiring file', () => {
       activeLow: true,
     });
     expect(example.boards['raspberrypi3-1'].mux).to.include({ driver: 'sdwire', serial: 'sd-wire_11' });
-    expect(loadLab(path.join(LABS_DIR, 'example-autohat.yaml')).boards['beaglebone-black-1'].mux).to.include(
-      { driver: 'gpio-mux' },
-    );
+    expect(loadLab(path.join(LABS_DIR, 'example-autohat.yaml')).boards['beaglebone-black-1'].mux).to.include({
+      driver: 'gpio-mux',
+    });
   });
 
   it('--lab wins over HW_TEST_LAB; neither gives undefined', () => {
