@@ -23,8 +23,10 @@ const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
   --cuts N            update-rollback: power cuts during the update (default: 5)
   --seed S            update-rollback: seed of the cut points, to replay a failure`;
 
-export function reproduceCommand(values: Record<string, unknown>, board: string): string {
+export function reproduceCommand(values: Record<string, unknown>, board: string, labFile?: string): string {
   const parts = ['npm run hw-test --', '--board', board];
+  // Without the lab file a desk cannot find a real board's wiring.
+  if (labFile) parts.push('--lab', labFile);
   for (const k of ['image', 'suite', 'grep', 'os', 'cuts', 'seed'] as const) {
     const v = values[k];
     if (typeof v === 'string')
@@ -126,7 +128,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
         signal: io.signal,
         interactive: io.interactive,
         env: io.env,
-        reproduce: reproduceCommand(values, b.name),
+        reproduce: reproduceCommand(values, b.name, b.labFile),
         retries,
         quarantineAfter,
         progress: (label) => progressView(io, label),

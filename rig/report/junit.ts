@@ -25,7 +25,7 @@ function testcase(board: string, t: TestResult): string {
   if (t.verdict === 'fail') body.push(`<failure type="fail" message="${message}">${details}</failure>`);
   else if (t.verdict === 'infra' || t.verdict === 'error' || t.verdict === 'interrupted')
     body.push(`<error type="${t.verdict}" message="${message}">${details}</error>`);
-  else if (t.verdict === 'skipped') body.push(`<skipped message="${xmlEscape(t.skipReason ?? 'skipped')}"/>`);
+  else if (t.verdict === 'skipped') body.push(`<skipped>${xmlEscape(t.skipReason ?? 'skipped')}</skipped>`);
   const consoleText = t.attachments.find((a) => a.name === 'console')?.content;
   if (consoleText) body.push(`<system-out>${xmlEscape(mask(consoleText))}</system-out>`);
   return body.length
@@ -57,7 +57,7 @@ export function junitXml(summary: RunSummary): string {
   const n = (v: string[]) => all.filter((t) => v.includes(t.verdict)).length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="hw-test ${xmlEscape(summary.board)}" tests="${all.length}" failures="${n(['fail'])}" errors="${n(['error', 'infra', 'interrupted'])}" skipped="${n(['skipped'])}" time="${secs(summary.durationMs)}">`,
+    `<testsuites name="hw-test ${xmlEscape(summary.board)}" tests="${all.length}" failures="${n(['fail'])}" errors="${n(['error', 'infra', 'interrupted'])}" time="${secs(summary.durationMs)}">`,
     ...suites,
     '</testsuites>',
     '',

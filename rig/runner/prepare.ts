@@ -5,7 +5,8 @@ import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
-import { generateRunKey, type SshKey } from '../net/ssh-key.js';
+import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
+import { registerSecret } from '../log.js';
 import type { RunEvents } from './run-board.js';
 import type { ProgressSink } from './flash-step.js';
 
@@ -81,7 +82,11 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
     progress: o.progress,
   });
   const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
-  const sshKey = generateRunKey(`hw-test ${o.board.name}`);
+  // Jenkins binds the lab's key and WiFi passphrase from its credentials store; never from the repo.
+  const sshKey = o.env.HW_TEST_SSH_KEY
+    ? loadPrivateKey(o.env.HW_TEST_SSH_KEY)
+    : generateRunKey(`hw-test ${o.board.name}`);
+  registerSecret(o.env.HW_TEST_WIFI_PSK);
   if (o.os.configure && o.os.configure.method !== 'none') {
     const { configureImage } = await import('../image/configure.js');
     await configureImage(raw.path, { hostname, sshKey: sshKey.publicKey }, o.os);

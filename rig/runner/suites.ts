@@ -4,6 +4,7 @@ import Mocha from 'mocha';
 import { InputError } from '../errors.js';
 import { ROOT } from '../catalog/schema.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
+import { CATEGORIES } from '../report/allure-render.js';
 import type { TestResult } from '../report/model.js';
 import { setRig, type SuiteContext } from '../../suites/fixture.js';
 
@@ -87,15 +88,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
       resultsDir: opts.allureResultsDir,
       extraReporters: [[collectorReporter(collector), {}]],
       environmentInfo: opts.environment,
-      categories: [
-        { name: 'Image failures (fail)', matchedStatuses: ['failed'] },
-        {
-          name: 'Rig problems (infra)',
-          matchedStatuses: ['broken'],
-          messageRegex: '.*(infra|rig|serial|mux|relay|device).*',
-        },
-        { name: 'Test defects (error)', matchedStatuses: ['broken'] },
-      ],
+      categories: CATEGORIES,
     },
   });
   // The console excerpt of each test goes into Allure as an attachment too.

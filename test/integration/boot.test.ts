@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ensureImage } from '../../rig/image/build.js';
 import type { RunSummary } from '../../rig/report/model.js';
 import { runCli } from '../helpers/cli.js';
+import { validateJunit } from '../../rig/report/junit-schema/validate.js';
 
 function hasQemu(bin: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d, bin)));
@@ -56,6 +57,7 @@ for (const [board, bin, arch] of [
       expect(serial).to.match(/hwt-[0-9a-f]{6} login:/);
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
       expect(junit).to.match(/<testsuite name="[^"]+\.boot" tests="6" failures="0" errors="0"/);
+      await validateJunit(path.join(dir, 'junit.xml'));
       const allure = readFileSync(
         path.join(
           dir,
@@ -80,6 +82,7 @@ for (const [board, bin, arch] of [
       expect(failed[0].message).to.match(/Kernel panic - not syncing/);
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
       expect(junit).to.match(/<failure type="fail" message="[^"]*Kernel panic - not syncing/);
+      await validateJunit(path.join(dir, 'junit.xml'));
       // Stages after the panic are skipped with the reason, not passed and not errors.
       const after = summary.tests.filter((t) => /login|command/.test(t.title));
       expect(
