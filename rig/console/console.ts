@@ -71,4 +71,8 @@ export interface Console {
   /** ms since open */
   now(): number;
   close(): Promise<void>;
+  /** Lines that started in [fromMs, toMs) (ms since open): a per-test console attachment. */
+  linesBetween?(fromMs: number, toMs?: number): ConsoleLine[];
+  /** Writes the log (`serial.log`): one line per console line, with its time. */
+  saveLog?(file: string): Promise<void>;
 }

@@ -39,6 +39,7 @@ export class SerialConsole extends ConsoleCore {
   /** false once `close` was called: a disconnect then is not a vanished device. */
   #wanted = false;
   #reopening: NodeJS.Timeout | undefined;
+  #watch: NodeJS.Timeout | undefined;
   #reopens = 0;
 
   constructor(opts: SerialConsoleOptions) {
@@ -104,17 +105,31 @@ export class SerialConsole extends ConsoleCore {
         port.on('data', (b: Buffer) => this.feed(b));
         port.on('error', (e) => log('%s: %s: %s', this.name, device, e.message));
         port.once('close', (e: (Error & { disconnected?: boolean }) | null) => this.#onClose(port, e));
-        // A hung-up tty reads as end of file rather than an error (a pty whose QEMU exited).
-        port.once('end', () => {
-          if (port.isOpen) port.close();
-        });
+        this.#watchDevice(port, device);
         log('%s: opened %s at %d baud', this.name, device, this.#opts.baudRate);
         resolve();
       });
     });
   }
 
+  /**
+   * A vanished device does not always fail the read: a hung-up tty reads 0 bytes, which serialport
+   * retries forever. So the device node is watched too: it goes away on a USB unplug, and a pty's
+   * goes when its QEMU exits.
+   */
+  #watchDevice(port: SerialPort, device: string): void {
+    clearInterval(this.#watch);
+    this.#watch = setInterval(() => {
+      if (existsSync(device) || !port.isOpen) return;
+      log('%s: %s is gone', this.name, device);
+      clearInterval(this.#watch);
+      port.close();
+    }, this.#opts.pollMs ?? 250);
+    this.#watch.unref();
+  }
+
   #onClose(port: SerialPort, err: (Error & { disconnected?: boolean }) | null): void {
+    clearInterval(this.#watch);
     if (this.#port === port) this.#port = undefined;
     if (!this.#wanted) return;
     log(
@@ -201,6 +216,7 @@ export class SerialConsole extends ConsoleCore {
   async close(): Promise<void> {
     this.#wanted = false;
     this.#stopReopening();
+    clearInterval(this.#watch);
     const port = this.#port;
     this.#port = undefined;
     if (!port?.isOpen) return;

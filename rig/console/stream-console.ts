@@ -350,6 +350,8 @@ export class StreamConsole extends ConsoleCore {
   }
 
   open(): Promise<void> {
+    this.#input.off('data', this.#onData);
+    this.#input.off('end', this.#onEnd);
     this.#input.on('data', this.#onData);
     this.#input.once('end', this.#onEnd);
     return Promise.resolve();

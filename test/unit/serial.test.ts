@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -55,6 +55,14 @@ class PtyBoard {
   }
 }
 
+/** Polls a condition (at most 5 s): for state that changes without an event to wait on. */
+async function until(cond: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5000; !cond();) {
+    if (Date.now() > end) throw new Error('condition not met within 5 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('SerialConsole on a real pty', function () {
   let dir: string;
   let link: string;
@@ -103,11 +111,7 @@ describe('SerialConsole on a real pty', function () {
     await b.print('\r\nhwtest login: ');
     expect((await wait).line).to.equal('hwtest login: ');
     await con.write('root\n');
-    await new Promise<void>((resolve) => {
-      const check = () =>
-        Buffer.concat(b.received).toString() === 'root\n' ? resolve() : setTimeout(check, 10);
-      check();
-    });
+    await until(() => Buffer.concat(b.received).toString() === 'root\n');
     expect(con.bytesReceived).to.equal(16);
   });
 
@@ -138,6 +142,22 @@ describe('SerialConsole on a real pty', function () {
       'U-Boot 2023.01\r\nbefore unplug\r\nlast words after replug\r\nhwtest login: ',
     );
     await con.write('root\n');
+  });
+
+  it('notices a device node that went away even while reads do not fail', async () => {
+    const b = await board();
+    const slave = await b.ready;
+    let reopened: (device: string) => void = () => {};
+    const back = new Promise<string>((r) => (reopened = r));
+    const con = serial({ onReopen: (d) => reopened(d) });
+    await con.open();
+    // The pty itself stays: only the by-id link goes, as udev removes it on an unplug.
+    rmSync(link);
+    await until(() => !con.isOpen);
+    symlinkSync(slave, link);
+    expect(await back).to.equal(link);
+    await b.print('still here\r\n');
+    await con.expect(/still here\n/, { timeoutMs: 5000 });
   });
 
   it('fails waits as infra, naming the device, when it never comes back', async () => {
