@@ -47,7 +47,7 @@ export function junitXml(summary: RunSummary): string {
       `      <property name="image" value="${xmlEscape(summary.image.path)}"/>`,
       `      <property name="image.sha256" value="${xmlEscape(summary.image.sha256 ?? '')}"/>`,
       `      <property name="verdict" value="${summary.verdict}"/>`,
-      `      <property name="reproduce" value="${xmlEscape(summary.reproduce)}"/>`,
+      `      <property name="reproduce" value="${xmlEscape(mask(summary.reproduce))}"/>`,
       `    </properties>`,
       ...tests.map((t) => testcase(summary.board, t)),
       `  </testsuite>`,

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Mocha from 'mocha';
 import { InputError } from '../errors.js';
+import { mask } from '../log.js';
 import { ROOT } from '../catalog/schema.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
 import { CATEGORIES } from '../report/allure-render.js';
@@ -87,7 +88,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     reporterOptions: {
       resultsDir: opts.allureResultsDir,
       extraReporters: [[collectorReporter(collector), {}]],
-      environmentInfo: opts.environment,
+      // The reproduce line is the user's command line: it may carry a secret.
+      environmentInfo: Object.fromEntries(Object.entries(opts.environment).map(([k, v]) => [k, mask(v)])),
       categories: CATEGORIES,
     },
   });
