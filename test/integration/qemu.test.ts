@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -169,6 +170,45 @@ describe('QEMU virtual boards (integration, TCG)', function () {
       await b.release();
       expect(alive(pid)).to.equal(false);
       expect(await b.power.state()).to.equal('off');
+    });
+
+    it('fails waits as infra when QEMU dies under the board', async () => {
+      const b = board();
+      await b.power.on();
+      await b.console.expect(/U-Boot \d{4}\.\d{2}/, { timeoutMs: 30_000 });
+      const wait = b.console.expect(/never printed/, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+      const device = b.console.device;
+      process.kill(b.qemu.pid!, 'SIGKILL');
+      const err = (await wait) as HwTestError;
+      expect(err.class).to.equal('infra');
+      expect(err.message).to.equal(
+        `qemu-armv7 console: serial device ${device} vanished and did not come back within 2s`,
+      );
+      expect(await b.power.state()).to.equal('off');
+      // Power on again: the same console comes back to life on the new pty.
+      await b.power.on();
+      await b.console.expect(/U-Boot \d{4}\.\d{2}/, { timeoutMs: 30_000 });
+    });
+
+    it('runs QEMU inside a network namespace through the wrapper', async function () {
+      const ns = `hwt-h3-${process.pid}`;
+      if (spawnSync('ip', ['netns', 'add', ns]).status !== 0) this.skip(); // needs root and iproute2
+      try {
+        const file = path.join(dir, 'netns.img');
+        writeFileSync(file, '');
+        truncateSync(file, 64 << 20);
+        const b = createVirtualBoard({ type: arm, os, disk: file, wrapper: ['ip', 'netns', 'exec', ns] });
+        boards.push(b);
+        await b.power.on();
+        await b.console.expect(/U-Boot \d{4}\.\d{2}/, { timeoutMs: 30_000 });
+        // QEMU's own network namespace is the one named, not the host's.
+        const qemuNs = statSync(`/proc/${b.qemu.pid}/ns/net`).ino;
+        expect(qemuNs).to.equal(statSync(`/run/netns/${ns}`).ino);
+        expect(qemuNs).not.to.equal(statSync('/proc/self/ns/net').ino);
+        await b.release();
+      } finally {
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
     });
 
     it('an interrupted controller leaves no QEMU behind (exit hook)', function () {
