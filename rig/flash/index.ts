@@ -1,9 +1,9 @@
 import { realpath } from 'node:fs/promises';
-import { InputError } from '../errors.js';
+import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
-import { findBmap, mappedBytes, readBmap, type ImageMap } from './bmap.js';
+import { bmapCandidates, findBmap, mappedBytes, readBmap, type ImageMap } from './bmap.js';
 import { download, isUrl, type DownloadOptions } from './download.js';
 import type { FlashOptions, FlashResult, Flasher } from './flasher.js';
 import { findHoles } from './holes.js';
@@ -41,9 +41,10 @@ export const REAL_DEPS: FlashDeps = {
   now: () => performance.now(),
 };
 
-/** 4 MiB pieces, 4 in flight: large enough for O_DIRECT to stream, small enough to overlap. */
+/** 4 MiB pieces, 4 writes and 4 reads in flight: large enough for O_DIRECT to stream, small enough to overlap. */
 export const CHUNK_SIZE = 4 << 20;
 export const BUFFERS = 4;
+export const READ_AHEAD = 4;
 
 export interface PrepareOptions extends Omit<DownloadOptions, 'signal'> {
   signal?: AbortSignal;
@@ -53,6 +54,19 @@ export interface PrepareOptions extends Omit<DownloadOptions, 'signal'> {
 export async function prepareSource(pathOrUrl: string, o: PrepareOptions = {}): Promise<string> {
   if (!isUrl(pathOrUrl)) return pathOrUrl;
   return (await download(pathOrUrl, o)).path;
+}
+
+/** A bmap published next to an image URL (`os.img.xz` -> `os.img.bmap` ...), if the server has one. */
+async function fetchBmap(url: string, o: PrepareOptions): Promise<string | undefined> {
+  for (const candidate of bmapCandidates(new URL(url).pathname)) {
+    try {
+      return (await download(new URL(candidate, url).toString(), { ...o, attempts: 2 })).path;
+    } catch (err) {
+      if (err instanceof InfraError && /: HTTP \d+/.test(err.message)) continue;
+      throw err;
+    }
+  }
+  return undefined;
 }
 
 async function imageMap(src: ImageSource, opts: FlashOptions, deps: FlashDeps): Promise<ImageMap> {
@@ -96,6 +110,9 @@ export async function flash(
   deps: FlashDeps = REAL_DEPS,
 ): Promise<FlashResult> {
   const local = await prepareSource(source, { cacheDir: opts.cacheDir, signal: opts.signal });
+  if (isUrl(source) && !opts.bmap) {
+    opts = { ...opts, bmap: await fetchBmap(source, { cacheDir: opts.cacheDir, signal: opts.signal }) };
+  }
   const src = await inspectSource(deps.spawner, local, opts.signal);
   const map = await imageMap(src, opts, deps);
   const info = await checkTarget(destination, map.size, opts.declared, deps.host);
@@ -114,7 +131,7 @@ export async function flash(
       opts.onProgress,
       deps.now,
     );
-    const io = { chunkSize: CHUNK_SIZE, buffers: BUFFERS, signal: opts.signal };
+    const io = { chunkSize: CHUNK_SIZE, buffers: BUFFERS, readAhead: READ_AHEAD, signal: opts.signal };
     const pieces = await writeImage(src, map, target, { ...io, hash: verify, meter: writeMeter });
     await target.sync();
     writeMeter.finish();

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { InputError } from '../errors.js';
 import { logger } from '../log.js';
 import type { Spawner } from '../util/spawn.js';
@@ -56,7 +56,9 @@ function toolStream(spawner: Spawner, cmd: string, args: string[], path: string)
   return { stream: proc.stdout!, done, close: () => proc.kill('SIGKILL') };
 }
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+/** yauzl is loaded only for zip images: the other formats start faster without it. */
+async function openZip(path: string): Promise<ZipFile> {
+  const { default: yauzl } = await import('yauzl');
   return new Promise((resolve, reject) => {
     yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zip) => {
       if (err) reject(new InputError(`${path}: bad zip: ${err.message}`, { file: path }));
@@ -66,9 +68,9 @@ function openZip(path: string): Promise<yauzl.ZipFile> {
 }
 
 /** The first image in a zip: the first file entry whose name looks like a disk image. */
-function firstImage(zip: yauzl.ZipFile, path: string): Promise<yauzl.Entry> {
+function firstImage(zip: ZipFile, path: string): Promise<Entry> {
   return new Promise((resolve, reject) => {
-    zip.on('entry', (e: yauzl.Entry) => {
+    zip.on('entry', (e: Entry) => {
       if (!e.fileName.endsWith('/') && IMAGE_EXT.test(e.fileName)) resolve(e);
       else zip.readEntry();
     });
@@ -84,7 +86,7 @@ function firstImage(zip: yauzl.ZipFile, path: string): Promise<yauzl.Entry> {
 
 async function zipSource(path: string): Promise<ImageSource> {
   const zip = await openZip(path);
-  let entry: yauzl.Entry;
+  let entry: Entry;
   try {
     entry = await firstImage(zip, path);
   } finally {

@@ -21,6 +21,8 @@ export interface Target {
   readonly direct: boolean;
   /** Offsets, lengths and buffers must be multiples of this for direct I/O (1 when buffered). */
   readonly align: number;
+  /** True when every byte reads as zero before the write (a freshly truncated file): zero pieces can be skipped. */
+  readonly zeroed: boolean;
   /** `count` buffers of `size` bytes each, aligned for this target's direct I/O. */
   buffers(count: number, size: number): Promise<Buffer[]>;
   write(buf: Buffer, length: number, position: number): Promise<void>;
@@ -90,6 +92,7 @@ class FdTarget implements Target {
     private readonly fh: FileHandle,
     readonly direct: boolean,
     readonly align: number,
+    readonly zeroed = false,
   ) {}
 
   async buffers(count: number, size: number): Promise<Buffer[]> {
@@ -181,11 +184,17 @@ async function alignedOffset(fh: FileHandle, slab: Buffer, lbs: number): Promise
 
 export async function openTarget(info: TargetInfo, imageSize: number): Promise<Target> {
   if (info.kind === 'file') {
-    const fh = await open(info.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const fh = await open(info.path, constants.O_RDWR | constants.O_CREAT, 0o644).catch(
+      (err: NodeJS.ErrnoException) => {
+        throw new InputError(`${info.path}: cannot create the file (${err.code ?? err.message})`, {
+          file: info.path,
+        });
+      },
+    );
     // Truncating to zero then to the size makes every hole read as zeros: the file equals the image.
     await fh.truncate(0);
     await fh.truncate(imageSize);
-    return new FdTarget(info.path, fh, false, 1);
+    return new FdTarget(info.path, fh, false, 1, true);
   }
   const flags = constants.O_RDWR | constants.O_EXCL;
   let fh: FileHandle;

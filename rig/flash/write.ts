@@ -18,7 +18,10 @@ export interface Piece {
 
 export interface WriteOptions {
   chunkSize: number;
+  /** Writes in flight. */
   buffers: number;
+  /** Source reads in flight ahead of the writes (random-access sources). */
+  readAhead: number;
   hash: boolean;
   meter: ProgressMeter;
   signal?: AbortSignal;
@@ -40,37 +43,112 @@ function checkRange(src: string, r: Range, sha: Hash | undefined): void {
   }
 }
 
-/** Random access: read each mapped range of an uncompressed image straight into aligned buffers. */
+/**
+ * Starts a background flush every FLUSH_EVERY bytes written, one at a time, so that the device's
+ * (or the loop device's backing file's) writeback overlaps the rest of the write instead of all
+ * landing on the final fsync.
+ */
+export const FLUSH_EVERY = 64 << 20;
+
+class Flusher {
+  #since = 0;
+  #running: Promise<void> | undefined;
+  #error: Error | undefined;
+
+  constructor(private readonly target: Target) {}
+
+  written(n: number): void {
+    this.#since += n;
+    if (this.#since < FLUSH_EVERY || this.#running) return;
+    this.#since = 0;
+    this.#running = this.target.sync().then(
+      () => (this.#running = undefined),
+      (err: unknown) => {
+        this.#error = err instanceof Error ? err : new Error(String(err));
+        this.#running = undefined;
+      },
+    );
+  }
+
+  async done(): Promise<void> {
+    await this.#running;
+    if (this.#error) throw this.#error;
+  }
+}
+
+let zeros = Buffer.alloc(0);
+function isZero(b: Buffer, len: number): boolean {
+  if (zeros.length < len) zeros = Buffer.alloc(len);
+  return b.subarray(0, len).equals(zeros.subarray(0, len));
+}
+
+interface Chunk {
+  start: number;
+  length: number;
+  range: number;
+}
+
+function chunksOf(map: ImageMap, size: number): Chunk[] {
+  const out: Chunk[] = [];
+  map.ranges.forEach((r, range) => {
+    for (let start = r.start; start < r.end; start += size)
+      out.push({ start, length: Math.min(size, r.end - start), range });
+  });
+  return out;
+}
+
+/**
+ * Random access: read the mapped ranges of an uncompressed image straight into aligned buffers,
+ * `readAhead` reads in flight (the disk gets a queue, not one request at a time), then hash in
+ * order and hand each buffer to a write.
+ */
 async function writeRaw(src: ImageSource, map: ImageMap, target: Target, o: WriteOptions): Promise<Piece[]> {
-  const pool = new BufferPool(await target.buffers(o.buffers, o.chunkSize));
+  const pool = new BufferPool(await target.buffers(o.buffers + o.readAhead, o.chunkSize));
   const fh = await open(src.path, 'r');
+  const flusher = new Flusher(target);
   const pieces: Piece[] = [];
+  const chunks = chunksOf(map, o.chunkSize);
+  const reads: { c: Chunk; buf: Buffer; read: Promise<number> }[] = [];
+  let issued = 0;
+  let sha: Hash | undefined;
   try {
-    for (const r of map.ranges) {
-      const sha = r.sha256 ? createHash('sha256') : undefined;
-      for (let off = r.start; off < r.end; off += o.chunkSize) {
-        throwIfAborted(o.signal);
-        const len = Math.min(o.chunkSize, r.end - off);
+    for (let i = 0; i < chunks.length; i++) {
+      while (issued < chunks.length && issued <= i + o.readAhead) {
+        const c = chunks[issued++];
         const buf = await pool.acquire();
-        const { bytesRead } = await fh.read(buf, 0, len, off);
-        if (bytesRead < len) {
-          throw new InputError(`${src.path}: the image is truncated at offset ${off + bytesRead}`, {
-            file: src.path,
-          });
-        }
-        const data = buf.subarray(0, len);
-        sha?.update(data);
-        if (o.hash) pieces.push({ start: off, length: len, hash: xxh3.xxh64(data) });
-        pool.submit(buf, async () => {
-          await target.write(buf, len, off);
-          o.meter.add(len);
+        const read = fh.read(buf, 0, c.length, c.start).then((r) => r.bytesRead);
+        read.catch(() => {});
+        reads.push({ c, buf, read });
+      }
+      throwIfAborted(o.signal);
+      const { c, buf, read } = reads.shift()!;
+      const got = await read;
+      if (got < c.length) {
+        throw new InputError(`${src.path}: the image is truncated at offset ${c.start + got}`, {
+          file: src.path,
         });
       }
-      checkRange(src.path, r, sha);
+      const r = map.ranges[c.range];
+      const data = buf.subarray(0, c.length);
+      if (c.start === r.start && r.sha256) sha = createHash('sha256');
+      sha?.update(data);
+      if (o.hash) pieces.push({ start: c.start, length: c.length, hash: xxh3.xxh64(data) });
+      pool.submit(buf, async () => {
+        await target.write(buf, c.length, c.start);
+        o.meter.add(c.length);
+        flusher.written(c.length);
+      });
+      if (c.start + c.length === r.end) {
+        checkRange(src.path, r, sha);
+        sha = undefined;
+      }
     }
     await pool.drain();
+    await flusher.done();
   } finally {
+    await Promise.allSettled(reads.map((r) => r.read));
     await pool.drain().catch(() => {});
+    await flusher.done().catch(() => {});
     await fh.close();
   }
   return pieces;
@@ -87,6 +165,7 @@ async function writeStream(
   o: WriteOptions,
 ): Promise<Piece[]> {
   const pool = new BufferPool(await target.buffers(o.buffers, o.chunkSize));
+  const flusher = new Flusher(target);
   const pieces: Piece[] = [];
   const s = await src.open(o.signal);
   const onAbort = () => s.close();
@@ -103,8 +182,13 @@ async function writeStream(
     const start = bufStart;
     const len = fill;
     if (o.hash) pieces.push({ start, length: len, hash: xxh3.xxh64(b.subarray(0, len)) });
-    pool.submit(b, () => target.write(b, len, start));
     buf = undefined;
+    // A fresh file reads zeros already: keep it sparse (the run's working copy of a 4 GiB image).
+    if (target.zeroed && isZero(b, len)) return pool.release(b);
+    pool.submit(b, async () => {
+      await target.write(b, len, start);
+      flusher.written(len);
+    });
   };
   try {
     for await (const chunk of s.stream) {
@@ -153,11 +237,17 @@ async function writeStream(
       );
     }
     await pool.drain();
+    await flusher.done();
+  } catch (err) {
+    // Killing the decompressor on abort makes it "fail": report the interruption, not a bad image.
+    throwIfAborted(o.signal);
+    throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     s.close();
     if (buf) pool.release(buf);
     await pool.drain().catch(() => {});
+    await flusher.done().catch(() => {});
   }
   return pieces;
 }

@@ -68,7 +68,10 @@ describe('flash: to a loop device (root)', function () {
   });
 
   const formats: [string, (d: string) => string][] = [
-    ['raw with a bmap', (d) => (run('bmaptool', ['create', '-o', join(d, 'b.img.bmap'), copy(d, 'b.img')]), join(d, 'b.img'))],
+    [
+      'raw with a bmap',
+      (d) => (run('bmaptool', ['create', '-o', join(d, 'b.img.bmap'), copy(d, 'b.img')]), join(d, 'b.img')),
+    ],
     ['raw without a bmap (sparse by SEEK_DATA)', (d) => copy(d, 'h.img')],
     ['gz', (d) => (run('gzip', ['-k', '-1', copy(d, 'g.img')]), join(d, 'g.img.gz'))],
     ['xz', (d) => (run('xz', ['-k', '-0', '-T0', copy(d, 'x.img')]), join(d, 'x.img.xz'))],
@@ -95,7 +98,9 @@ describe('flash: to a loop device (root)', function () {
         expect(res.direct).to.equal(true);
         expect(res.imageSize).to.equal(SIZE);
         if (name.startsWith('raw')) expect(res.bytesWritten).to.equal(6 * MiB + 4096); // only the data
-        expect(res.map).to.equal(name === 'raw with a bmap' ? 'bmap' : name.startsWith('raw') ? 'holes' : 'full');
+        expect(res.map).to.equal(
+          name === 'raw with a bmap' ? 'bmap' : name.startsWith('raw') ? 'holes' : 'full',
+        );
         expect(deviceSha(dev, SIZE)).to.equal(want);
       });
     });
@@ -111,7 +116,9 @@ describe('flash: to a loop device (root)', function () {
     await withLoop(card(dir), async (dev) => {
       const err = await flash(src, dev, { declared: [dev] }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(InputError);
-      expect((err as Error).message, (err as Error).message).to.match(/does not match its bmap: bytes 4194304-/);
+      expect((err as Error).message, (err as Error).message).to.match(
+        /does not match its bmap: bytes 4194304-/,
+      );
     });
   });
 
@@ -196,21 +203,38 @@ describe('flash: to a loop device (root)', function () {
       const xz = join(dir, 'cut.img.xz');
       const full = spawnSync('xz', ['-0', '-c', img]).stdout;
       writeFileSync(xz, full.subarray(0, full.length >> 1));
-      await refused(xz, () => {}, (dev) => ({ declared: [dev] }), /cut\.img\.xz: bad image: xz cannot read it/);
+      await refused(
+        xz,
+        () => {},
+        (dev) => ({ declared: [dev] }),
+        /cut\.img\.xz: bad image: xz cannot read it/,
+      );
     });
 
     it('a zip with no image in it', async function () {
       const zip = zipWith(dir, 'docs.zip', [writeReadme(dir)]);
-      await refused(zip, () => {}, (dev) => ({ declared: [dev] }), /docs\.zip: the zip holds no disk image/);
+      await refused(
+        zip,
+        () => {},
+        (dev) => ({ declared: [dev] }),
+        /docs\.zip: the zip holds no disk image/,
+      );
     });
 
     it('a corrupt bmap', async function () {
       const src = copy(dir, 'corrupt.img');
       run('bmaptool', ['create', '-o', `${src}.bmap`, src]);
       const xml = readFileSync(`${src}.bmap`, 'utf8');
-      writeFileSync(`${src}.bmap`, xml.replace(/> 0-(\d+) </, (_m, n: string) => `> 0-${Number(n) + 1} <`));
-      await refused(src, () => {}, (dev) => ({ declared: [dev] }), /corrupt\.img\.bmap: corrupt bmap/);
+      writeFileSync(
+        `${src}.bmap`,
+        xml.replace(/> 0-(\d+) </, (_m, n: string) => `> 0-${Number(n) + 1} <`),
+      );
+      await refused(
+        src,
+        () => {},
+        (dev) => ({ declared: [dev] }),
+        /corrupt\.img\.bmap: corrupt bmap/,
+      );
     });
   });
 });
-

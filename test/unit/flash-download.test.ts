@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { InfraError } from '../../rig/errors.js';
 import { download } from '../../rig/flash/download.js';
-import { prepareSource } from '../../rig/flash/index.js';
-import { pattern, tmpDir } from './flash-helpers.js';
+import { flash, prepareSource } from '../../rig/flash/index.js';
+import { join } from 'node:path';
+import { makeImage, MiB, pattern, run, tmpDir } from './flash-helpers.js';
 
 const BODY = pattern(3 << 20, 11);
 const SHA = createHash('sha256').update(BODY).digest('hex');
@@ -94,5 +95,32 @@ describe('flash: downloads', function () {
 
   it('leaves local paths alone', async function () {
     expect(await prepareSource('/some/image.img')).to.equal('/some/image.img');
+  });
+
+  it('flashes from a URL, with the bmap published next to the image', async function () {
+    const dir = tmpDir();
+    const img = makeImage(join(dir, 'os.img'), 8 * MiB, [[MiB, MiB]]);
+    run('bmaptool', ['create', '-o', join(dir, 'os.bmap'), img]);
+    run('xz', ['-0', '-k', img]);
+    const files: Record<string, string> = { '/os.img.xz': `${img}.xz`, '/os.bmap': join(dir, 'os.bmap') };
+    const asked: string[] = [];
+    const srv = http.createServer((req, res) => {
+      asked.push(req.url ?? '');
+      const f = files[req.url ?? ''];
+      if (!f) return res.writeHead(404).end();
+      res.end(readFileSync(f));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = srv.address() as AddressInfo;
+      const res = await flash(`http://127.0.0.1:${port}/os.img.xz`, join(dir, 'card.img'), {
+        cacheDir: join(dir, 'cache'),
+      });
+      expect(res).to.include({ format: 'xz', map: 'bmap', bytesWritten: MiB, verified: true });
+      expect(readFileSync(join(dir, 'card.img')).equals(readFileSync(img))).to.equal(true);
+      expect(asked).to.deep.equal(['/os.img.xz', '/os.img.bmap', '/os.bmap']);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
   });
 });

@@ -22,6 +22,9 @@ function flipping(at: number): FlashDeps {
         get align() {
           return t.align;
         },
+        get zeroed() {
+          return t.zeroed;
+        },
         buffers: (c, s) => t.buffers(c, s),
         read: (b, l, p) => t.read(b, l, p),
         sync: () => t.sync(),
