@@ -5,6 +5,8 @@ import type { UpdateMarkers } from './settings.js';
 export interface BootAttempt {
   slot: string;
   bootcount?: number;
+  /** The bootloader says this boot is a trial of an update (undefined: it does not say). */
+  trial?: boolean;
   /** The console line, quoted in reports. */
   line: string;
   /** ms since the console opened */
@@ -18,10 +20,13 @@ export function parseBootAttempt(
   const m = markers.bootAttempt.exec(line.text);
   if (!m) return undefined;
   const count = m.groups?.bootcount;
+  const trial = m.groups?.trial;
   return {
     slot: m.groups?.slot ?? '?',
     bootcount: count === undefined ? undefined : Number(count),
-    line: line.text.trim(),
+    trial: trial === undefined ? undefined : trial !== '0',
+    // From the marker on: GRUB's menu escapes can leave its banner on the same line.
+    line: line.text.slice(m.index).trim(),
     t: line.t,
   };
 }

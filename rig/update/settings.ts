@@ -38,10 +38,13 @@ export interface UpdateMarkers {
   verifying: RegExp;
   /** The bootloader variables now point at the new slot. */
   switched: RegExp;
+  /** The new slot's health check committed the update (its trial is over). */
+  committed: RegExp;
 }
 
 export const DEFAULT_MARKERS: Record<keyof UpdateMarkers, string> = {
-  bootAttempt: 'hw-test: bootloader slot=(?<slot>\\w+) bootcount=(?<bootcount>\\d+)',
+  bootAttempt:
+    'hw-test: bootloader slot=(?<slot>\\w+) bootcount=(?<bootcount>\\d+) upgrade_available=(?<trial>\\d)',
   altboot: 'hw-test: rollback-altboot slot=\\S+',
   userspace: 'hw-test: userspace up version=(?<version>\\S+) slot=(?<slot>\\w+)',
   // Linux prints the first on reboot(2), the second on panic with panic=N; U-Boot the third.
@@ -49,6 +52,7 @@ export const DEFAULT_MARKERS: Record<keyof UpdateMarkers, string> = {
   writing: 'os-update: writing|hw-test: os-update start',
   verifying: 'os-update: verifying',
   switched: 'os-update: (?:switched|done)|hw-test: os-update done',
+  committed: 'hw-test: health-check passed',
 };
 
 const DEFAULTS = {

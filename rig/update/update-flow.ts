@@ -151,9 +151,10 @@ export class UpdateFlow {
   }
 
   /**
-   * Follows the board through its reboots until `expectSlot` is up in userspace, then reaches its
-   * shell. Each reset moves the boot session on to the next boot. Fails as soon as the new slot is
-   * attempted more than `bootlimit` times: the bootloader did not fall back.
+   * Follows the board through its reboots until `expectSlot` is up in userspace (and, on a trial
+   * boot, committed by its health check), then reaches its shell. Each reset moves the boot
+   * session on to the next boot. Fails as soon as the new slot is attempted more than `bootlimit`
+   * times: the bootloader did not fall back.
    */
   async followBoots(
     tail: LogTail,
@@ -164,42 +165,63 @@ export class UpdateFlow {
     const altboot: string[] = [];
     const resets: string[] = [];
     let resetSinceAttempt = true;
+    /** The expected slot is up on a trial boot: wait for its commit (or a reset) before logging in. */
+    let onTrial: UserspaceUp | undefined;
     const accept = (line: ConsoleLine): UserspaceUp | FailError | undefined => {
       if (m.reset.test(line.text)) {
         resets.push(line.text.trim());
         resetSinceAttempt = true;
+        onTrial = undefined;
         // The boot session must look for the next boot's markers after this point only.
         this.r.console.skipPending();
         this.r.boot.expectReboot();
         return undefined;
       }
+      if (onTrial) return m.committed.test(line.text) ? onTrial : undefined;
       if (m.altboot.test(line.text)) altboot.push(line.text.trim());
       const a = parseBootAttempt(line, m);
       if (a) {
         attempts.push(a);
         if (!resetSinceAttempt) this.r.boot.expectReboot();
         resetSinceAttempt = false;
-        const onNew = attempts.filter((x) => x.slot === opts.newSlot).length;
-        if (opts.bootlimit !== undefined && a.slot === opts.newSlot && onNew > opts.bootlimit) {
-          return new FailError(
-            `the bootloader attempted slot ${opts.newSlot} ${onNew} times (${this.settings.bootlimitVariable}=${opts.bootlimit}) instead of falling back; attempts: ${attempts.map((x) => x.line).join(' | ')}`,
-            {
-              expected: `at most ${opts.bootlimit} attempts of slot ${opts.newSlot}`,
-              actual: onNew,
-              attempts: attempts.map((x) => x.line),
-            },
-          );
-        }
-        return undefined;
+        return this.tooManyAttempts(attempts, opts);
       }
       const up = parseUserspace(line, m);
-      return up && (opts.expectSlot === undefined || up.slot === opts.expectSlot) ? up : undefined;
+      if (!up || (opts.expectSlot !== undefined && up.slot !== opts.expectSlot)) return undefined;
+      if (attempts[attempts.length - 1]?.trial) {
+        onTrial = up;
+        return undefined;
+      }
+      return up;
     };
     const what = opts.expectSlot ? `slot ${opts.expectSlot} up in userspace` : 'a slot up in userspace';
     const got = await tail.until(accept, { timeoutMs: opts.timeoutMs, signal: this.r.signal, what });
     if (got instanceof FailError) throw got;
+    if (onTrial) {
+      // The health check's messages may have landed in the middle of the login prompt: an empty
+      // line makes getty print a fresh one for the boot session to answer.
+      await this.r.console.write('\n');
+    }
     await this.r.boot.reach('shell', this.r.signal);
     return { attempts, altboot, resets, up: got };
+  }
+
+  private tooManyAttempts(
+    attempts: BootAttempt[],
+    opts: { newSlot: string; bootlimit?: number },
+  ): FailError | undefined {
+    const onNew = attempts.filter((x) => x.slot === opts.newSlot).length;
+    const last = attempts[attempts.length - 1];
+    if (opts.bootlimit === undefined || last?.slot !== opts.newSlot || onNew <= opts.bootlimit)
+      return undefined;
+    return new FailError(
+      `the bootloader attempted slot ${opts.newSlot} ${onNew} times (${this.settings.bootlimitVariable}=${opts.bootlimit}) instead of falling back; attempts: ${attempts.map((x) => x.line).join(' | ')}`,
+      {
+        expected: `at most ${opts.bootlimit} attempts of slot ${opts.newSlot}`,
+        actual: onNew,
+        attempts: attempts.map((x) => x.line),
+      },
+    );
   }
 
   /**

@@ -50,7 +50,10 @@ const noPower: PowerSwitch = {
 
 async function setup() {
   const input = new PassThrough();
-  const console = new StreamConsole({ name: 'recorded', input });
+  const output = new PassThrough();
+  const typed: string[] = [];
+  output.on('data', (b: Buffer) => typed.push(b.toString()));
+  const console = new StreamConsole({ name: 'recorded', input, output });
   await console.open();
   const boot = new RecordingBoot();
   const ctl = new AbortController();
@@ -69,7 +72,7 @@ async function setup() {
       await new Promise((r) => setImmediate(r));
     }
   };
-  return { console, boot, flow, play, ctl };
+  return { console, boot, flow, play, ctl, typed };
 }
 
 const never: RunningUpdate = {
@@ -80,7 +83,7 @@ const never: RunningUpdate = {
 
 describe('update flow on recorded serial logs', function () {
   it('follows a committed update: markers of the write and switch, a first boot that panicked, v2 up', async function () {
-    const { console, boot, flow, play } = await setup();
+    const { console, boot, flow, play, typed } = await setup();
     const tail = new LogTail(console, 2);
     const playing = play(recorded('x86_64-update-commit.log'));
     const marks = await flow.waitSwitched(tail, never);
@@ -101,6 +104,10 @@ describe('update flow on recorded serial logs', function () {
     expect(f.altboot).to.deep.equal([]);
     // Each reset hands the next boot to the boot session; the last boot is reached to its shell.
     expect(boot.calls).to.deep.equal(['expectReboot', 'expectReboot', 'reach shell']);
+    // B2 was a trial boot: the flow waited for the health check's commit, then asked getty for a
+    // fresh login prompt (the check's messages may have broken the first one).
+    expect(f.attempts.map((a) => a.trial)).to.deep.equal([true, true]);
+    expect(typed).to.deep.equal(['\n']);
   });
 
   it('follows an unbootable update back to the old slot, counting each attempt', async function () {
@@ -119,6 +126,7 @@ describe('update flow on recorded serial logs', function () {
     expect(f.altboot).to.deep.equal(['hw-test: rollback-altboot slot=B->A']);
     expect(f.up).to.include({ slot: 'A', version: 'v1' });
     expect(boot.calls.filter((c) => c === 'expectReboot')).to.have.length(4);
+    expect(f.attempts.map((a) => a.trial)).to.deep.equal([true, true, true, false]);
   });
 
   it('fails, quoting the attempts, when the bootloader tries the new slot more than bootlimit times', async function () {
