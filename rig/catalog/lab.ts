@@ -119,14 +119,11 @@ export function loadLab(file: string, boardsDir = BOARDS_DIR): Lab {
 /** Cross-field rules the schema cannot say in one line. */
 function checkDrivers(file: string, name: string, inst: LabInstanceSpec): void {
   const virtualPower = inst.power.driver === 'sim-gpio-relay' || inst.power.driver === 'qemu';
-  if (inst.mux?.driver === 'virtual-mux' && !virtualPower) {
-    throw new InputError(
-      `${file}: boards.${name}.mux: a virtual-mux needs a sim-gpio-relay or qemu power driver`,
-      {
-        file,
-        field: `boards.${name}.mux.driver`,
-      },
-    );
+  if (inst.mux?.driver === 'virtual-mux' && inst.power.driver !== 'sim-gpio-relay') {
+    throw new InputError(`${file}: boards.${name}.mux: a virtual-mux needs the sim-gpio-relay power driver`, {
+      file,
+      field: `boards.${name}.mux.driver`,
+    });
   }
   if (virtualPower && inst.serial.device !== QEMU_SERIAL) {
     throw new InputError(

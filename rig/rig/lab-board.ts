@@ -19,7 +19,7 @@ import type { MuxState, SdMux } from '../sdmux/sd-mux.js';
 import { SdWire } from '../sdmux/sdwire.js';
 import { UsbSdMux } from '../sdmux/usbsdmux.js';
 import type { Spawner } from '../util/spawn.js';
-import { createVirtualRig, type QemuBoardFactory, type VirtualRig } from './virtual-rig.js';
+import { createVirtualRig, qemuBoardFactory, type QemuBoardFactory, type VirtualRig } from './virtual-rig.js';
 
 export interface LabBoardOptions {
   os: OsProfile;
@@ -194,6 +194,7 @@ export async function createLabBoard(
   const steps: StepRecord[] = [];
   const record = recorder(steps, opts.onStep);
   if (instance.power.driver === 'sim-gpio-relay') return virtualLabBoard(instance, type, opts, steps, record);
+  if (instance.power.driver === 'qemu') return plainQemuBoard(instance, type, opts, steps, record);
 
   // The power switch exists before the mux, so that the mux's beforeSwitch can call it.
   const rawPower = createPower(instance.power, instance.name, opts);
@@ -246,6 +247,28 @@ async function virtualLabBoard(
   return Object.assign(board, { virtualRig: vr });
 }
 
+/** A QEMU board listed in a lab file without the simulated relay and mux: QEMU's own power. */
+async function plainQemuBoard(
+  instance: LabInstance,
+  type: BoardType,
+  opts: LabBoardOptions,
+  steps: StepRecord[],
+  record: ReturnType<typeof recorder>,
+): Promise<LabBoard> {
+  const disk = path.join(rigDir(instance, opts.env), 'disk.img');
+  const q = await (opts.qemuFactory ?? qemuBoardFactory)({
+    type,
+    os: opts.os,
+    name: instance.name,
+    disk,
+    netArgs: opts.netArgs,
+    wrapper: opts.wrapper,
+    spawner: opts.spawner,
+  });
+  const composed = compose(q.power, undefined, record);
+  return finishBoard(instance, type, opts.os, composed, q.console, steps, record, () => q.release(), disk);
+}
+
 function finishBoard(
   instance: LabInstance,
   type: BoardType,
@@ -255,6 +278,8 @@ function finishBoard(
   steps: StepRecord[],
   record: ReturnType<typeof recorder>,
   releaseRest: () => Promise<void>,
+  /** Where to write the image when there is no mux (a plain QEMU board: its disk image). */
+  disk?: string,
 ): LabBoard {
   let released = false;
   return {
@@ -268,6 +293,7 @@ function finishBoard(
     mux: parts.mux,
     console,
     get storage(): string {
+      if (disk) return disk;
       if (!parts.mux) {
         throw new InputError(
           `${instance.file}: boards.${instance.name} has no mux: nothing to flash through (see docs/wiring.md)`,

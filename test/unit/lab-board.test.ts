@@ -106,4 +106,38 @@ ${withMux ? `    mux: { driver: sdwire, serial: sd-wire_11, device: ${dev}, time
     expect((err as Error).message).to.match(/No compatible devices detected at location 1-9!/);
     expect(calls.filter((c) => c.startsWith('sd-mux-ctrl'))).to.deep.equal([]);
   });
+
+  it('a QEMU board without the simulated relay and mux: QEMU power, its disk image as storage', async () => {
+    const lab = path.join(dir, 'lab.yaml');
+    writeFileSync(
+      lab,
+      'boards:\n  q1: { type: qemu-x86-64, power: { driver: qemu }, serial: { device: qemu } }\n',
+    );
+    let on = false;
+    const b = await createLabBoard(loadLab(lab), 'q1', {
+      os: loadOsProfile(),
+      env: { ...process.env, HW_TEST_CACHE: dir },
+      qemuFactory: (o) =>
+        Promise.resolve({
+          power: {
+            name: `qemu:${o.name}`,
+            on: () => ((on = true), Promise.resolve()),
+            off: () => ((on = false), Promise.resolve()),
+            cycle: () => Promise.resolve(),
+            state: () => Promise.resolve(on ? 'on' : 'off'),
+            close: () => Promise.resolve(),
+          },
+          console: {} as never,
+          running: () => on,
+          release: () => Promise.resolve(),
+        }),
+    });
+    expect(b.storage).to.equal(path.join(dir, 'rig', 'q1', 'disk.img'));
+    expect(b.mux).to.equal(undefined);
+    await b.power.on();
+    expect(on).to.equal(true);
+    await b.release();
+    expect(on).to.equal(false);
+    expect(b.steps.map((s) => s.name)).to.deep.equal(['power on', 'power off']);
+  });
 });
