@@ -41,29 +41,43 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   const print = (r: CheckResult) => opts.out(checks.formatCheck(r));
 
   opts.out(`doctor ${inst.name} (${inst.type}) from ${lab.file}`);
-  const results = await checks.runChecks(
-    [...checks.toolChecks(inst, type, opts.env), checks.serialCheck(inst, type)],
-    print,
-  );
-  const board = await createLabBoard(lab, inst.name, {
-    os: loadOsProfile(),
-    spawner: opts.spawner,
-    env: opts.env,
-    qemuFactory: opts.qemuFactory,
-  });
+  // A board in a run is not touched: opening its UART or switching its mux would break the run.
+  const { lockBoard } = await import('../runner/lock.js');
+  let lock: Awaited<ReturnType<typeof lockBoard>>;
   try {
-    const rigChip = board.virtualRig?.chip;
-    const later = [
-      ...checks.gpioChecks(inst, { spawner: opts.spawner, chipFor: rigChip ? () => rigChip : undefined }),
-      checks.powerCheck(board),
-      ...[checks.muxCheck(board)].filter((c) => c !== undefined),
-    ];
-    results.push(...(await checks.runChecks(later, print)));
-  } finally {
-    // Releasing powers the board off again: a failure there was reported by the power check.
-    await board.release().catch((err: unknown) => opts.out(`note release: ${errorMessage(err)}`));
+    lock = await lockBoard(inst.name, { timeoutMs: 0, env: opts.env });
+  } catch (err) {
+    const r: CheckResult = { status: 'FAIL', kind: 'lock', text: `${inst.name}: ${errorMessage(err)}` };
+    print(r);
+    return [r];
   }
-  return results;
+  try {
+    const results = await checks.runChecks(
+      [...checks.toolChecks(inst, type, opts.env), checks.serialCheck(inst, type)],
+      print,
+    );
+    const board = await createLabBoard(lab, inst.name, {
+      os: loadOsProfile(),
+      spawner: opts.spawner,
+      env: opts.env,
+      qemuFactory: opts.qemuFactory,
+    });
+    try {
+      const rigChip = board.virtualRig?.chip;
+      const later = [
+        ...checks.gpioChecks(inst, { spawner: opts.spawner, chipFor: rigChip ? () => rigChip : undefined }),
+        checks.powerCheck(board),
+        ...[checks.muxCheck(board)].filter((c) => c !== undefined),
+      ];
+      results.push(...(await checks.runChecks(later, print)));
+    } finally {
+      // Releasing powers the board off again: a failure there was reported by the power check.
+      await board.release().catch((err: unknown) => opts.out(`note release: ${errorMessage(err)}`));
+    }
+    return results;
+  } finally {
+    await lock.release();
+  }
 }
 
 export const command: CliCommand = {

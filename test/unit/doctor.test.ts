@@ -159,4 +159,24 @@ describe('hw-test doctor', () => {
       py.kill('SIGKILL');
     }
   });
+
+  it('a board held by a run is not touched: one FAIL lock line naming the holder', async () => {
+    const { lockBoard } = await import('../../rig/runner/lock.js');
+    const e = { ...env(), HW_TEST_LOCK_DIR: path.join(dir, 'locks') };
+    const held = await lockBoard('qemu-x86-64-rig', { timeoutMs: 0, env: e });
+    try {
+      const lines: string[] = [];
+      const results = await runDoctor({
+        board: 'qemu-x86-64',
+        labFile: VIRTUAL_LAB,
+        env: e,
+        qemuFactory: fakeQemu,
+        out: (l) => lines.push(l),
+      });
+      expect(results.map((r) => r.kind)).to.deep.equal(['lock']);
+      expect(lines[1]).to.match(new RegExp(`^FAIL lock qemu-x86-64-rig: .*pid ${process.pid}`));
+    } finally {
+      await held.release();
+    }
+  });
 });
