@@ -12,7 +12,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
 	qemu-system-x86 qemu-system-arm qemu-utils u-boot-qemu # virtual boards
 	grub-pc-bin grub-common u-boot-tools                   # their bootloaders
-	mtools dosfstools e2fsprogs fdisk cpio kmod            # image building without mounting
+	mtools dosfstools e2fsprogs fdisk cpio kmod binutils   # image building without mounting (readelf)
 	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison
 	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
 	default-jre-headless libxml2-utils                     # Allure HTML, JUnit schema validation
@@ -57,6 +57,6 @@ fi
 
 # The default images of the virtual boards, cached by the hash of their inputs.
 for arch in x86_64 armv7; do
-	node --enable-source-maps dist/rig/cli/main.js image build --arch "$arch" --variant v1 --quiet-if-cached
+	node --enable-source-maps dist/rig/cli/main.js image build --arch "$arch" --variant v1 --quiet-if-cached >/dev/null
 done
 say "ready"
