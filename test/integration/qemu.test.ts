@@ -18,6 +18,10 @@ import { loadBoard } from '../../rig/catalog/board.js';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import { HwTestError, TimeoutError } from '../../rig/errors.js';
 import { ensureImage } from '../../rig/image/build.js';
+import { SerialConsole } from '../../rig/console/serial.js';
+import { QemuPower } from '../../rig/power/qemu-power.js';
+import { QemuMachine } from '../../rig/qemu/qemu.js';
+import { settle } from '../../rig/util/abort.js';
 
 /**
  * Really boots QEMU under TCG. qemu-armv7 with U-Boot as -bios needs no disk content: U-Boot
@@ -95,10 +99,11 @@ describe('QEMU virtual boards (integration, TCG)', function () {
         timeoutMs: arm.timeouts.bootloader * 1000,
       });
       timed('armv7: power on to U-Boot banner', t0, banner);
-      // Started paused, attached, then let run: the banner is the first thing in the log.
-      expect(b.console.lines.find((l) => l.text.trim())?.text).to.match(/^U-Boot 2\d{3}\.\d{2}/);
       await b.console.expect(/=> $/, { timeoutMs: 30_000, what: 'the U-Boot prompt' });
       timed('armv7: power on to U-Boot prompt', t0, 0);
+      // Started paused, attached, then let run: the banner is the first thing in the log.
+      expect(b.console.lines.find((l) => l.text.trim())?.text).to.match(/^U-Boot 2\d{3}\.\d{2}/);
+      expect(b.console.raw.toString('latin1')).to.match(/^\r\n\r\nU-Boot 2\d{3}\.\d{2}/);
       await b.console.write('version\n');
       const v = await b.console.expect(/arm-linux-gnueabihf-gcc .*\n/, { timeoutMs: 10_000 });
       expect(v.line).to.match(/^arm-linux-gnueabihf-gcc/);
@@ -109,6 +114,27 @@ describe('QEMU virtual boards (integration, TCG)', function () {
       await b.power.off();
       expect(await b.power.state()).to.equal('off');
       expect(alive(pid)).to.equal(false);
+    });
+
+    it('loses no bootloader byte even when the console is slow to attach (QEMU waits paused)', async () => {
+      const file = path.join(dir, 'slow-attach.img');
+      writeFileSync(file, '');
+      truncateSync(file, 64 << 20);
+      const qemu = new QemuMachine({ type: arm, disk: file });
+      const con = new SerialConsole({ name: 'slow', path: () => qemu.ptyPath, baudRate: 115200 });
+      // A UART adapter that takes a second to open: without -S, U-Boot would print to nobody.
+      const power = new QemuPower(qemu, {
+        attach: async () => (await settle(1000), con.open()),
+        detach: () => con.close(),
+      });
+      try {
+        await power.on();
+        await con.expect(/=> $/, { timeoutMs: 30_000 });
+        expect(con.raw.toString('latin1')).to.match(/^\r\n\r\nU-Boot 2\d{3}\.\d{2}/);
+      } finally {
+        await power.off();
+        await power.close();
+      }
     });
 
     it('pauses like a hung board and resumes', async () => {
@@ -140,7 +166,8 @@ describe('QEMU virtual boards (integration, TCG)', function () {
 
       t = Date.now();
       await b.power.cycle();
-      await b.console.expect(/U-Boot \d{4}\.\d{2}/, { timeoutMs: 30_000 });
+      // Up to the end of the banner line, so that the line log holds it.
+      await b.console.expect(/U-Boot \d{4}\.\d{2}.*\n/, { timeoutMs: 30_000 });
       timed('armv7: power cycle to U-Boot banner', t, 0);
       expect(b.qemu.pid).not.to.equal(pid);
       expect(alive(pid)).to.equal(false);
