@@ -58,7 +58,7 @@ esac
 IMAGE_SCRIPT=$OS_DIR/image-$ARCH.sh
 [[ -f $IMAGE_SCRIPT ]] || { echo "build: $IMAGE_SCRIPT does not exist yet" >&2; exit 1; }
 for tool in apt-get apt-cache dpkg-deb mkfs.ext4 mkfs.vfat mcopy sfdisk cpio depmod modprobe readelf zstd gzip flock; do
-	command -v "$tool" >/dev/null || { echo "build: $tool not found (run scripts/setup.sh and scripts/setup-os-deps.sh)" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "build: $tool not found (run npm run setup)" >&2; exit 1; }
 done
 
 HW_CACHE=${HW_CACHE:-$HOME/.cache/hw-test}
