@@ -48,9 +48,10 @@ export class QemuPower implements PowerSwitch {
 
   async off(): Promise<void> {
     await this.opts.detach?.();
-    if (!this.machine.running) return;
+    const wasOn = this.machine.running;
+    // Also after QEMU died by itself: its QMP folder goes.
     await this.machine.kill();
-    log('%s: off', this.name);
+    if (wasOn) log('%s: off', this.name);
   }
 
   async cycle(signal?: AbortSignal): Promise<void> {

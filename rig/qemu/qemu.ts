@@ -100,10 +100,14 @@ export function netdevArgs(type: BoardType, backend: string): string[] {
   return ['-netdev', netdev, '-device', `${type.qemu?.nicModel ?? 'virtio-net-pci'},netdev=net0`];
 }
 
-/** Every QEMU this process started, killed on exit so an interrupted controller leaves none. */
-const live = new Set<ProcessHandle>();
+/** Every QEMU this process started, with its QMP folder: killed and removed on exit, so an
+ * interrupted controller leaves no QEMU behind. */
+const live = new Map<ProcessHandle, string>();
 process.on('exit', () => {
-  for (const h of live) h.kill('SIGKILL');
+  for (const [h, dir] of live) {
+    h.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /**
@@ -166,7 +170,7 @@ export class QemuMachine {
     this.#stderr = '';
     const proc = this.#spawner.start(cmd, full);
     this.#proc = proc;
-    live.add(proc);
+    live.set(proc, this.#dir);
     proc.stderr?.on(
       'data',
       (b: Buffer) => (this.#stderr = (this.#stderr + b.toString('utf8')).slice(-STDERR_KEEP)),
