@@ -335,56 +335,61 @@ describe('update-rollback', function () {
     }
   });
 
-  it(
-    '5. repeated update to the same version: refused clearly or harmless, as the OS profile says',
-    recorded(async function () {
-      const r = rig();
-      const bundle = precondition(this, 'update:v2');
-      await ensureData();
-      await flow.waitTrialOver(new LogTail(r.console), flow.ms.update);
-      let before = await stateBefore();
-      if (before.version !== bundle.version) {
-        // Not on the bundle's version yet (tests 1 and 4 did not leave it there): get there first.
-        record!.note(`first updating ${before.version} -> ${bundle.version}, so the next update repeats it`);
-        await updateToNewSlot(bundle, before);
-        before = await stateBefore();
-        expect(before.version, 'version after the first update').to.equal(bundle.version);
-      }
-      const expected = flow.settings.repeatSameVersion;
-      record!.note(`the OS profile says a repeated update is ${expected}`);
-      const newSlot = otherSlot(before.slot);
-      if (expected === 'refused') {
-        const dut = await flow.connect();
-        try {
-          const { remote } = await flow.copy(dut, bundle);
-          const res = await flow.startUpdate(dut, remote, bundle).result;
-          // A lost session means the board went ahead and rebooted: that is not a refusal.
-          if (res instanceof Error)
-            expect.fail(`the update was not refused: its session ended with ${res.message}`);
-          const text = `${res.stdout}\n${res.stderr}`.trim();
-          expect(res.code, `a refused update exits non-zero with a message: ${text}`).to.not.equal(0);
-          expect(text, 'the refusal says why').to.match(/\S/);
-        } finally {
-          void dut.close().catch(() => {});
+  // Its own block, so mocha runs it after the cuts (tests of a block run before its sub-blocks).
+  describe('5. repeated update', function () {
+    it(
+      '5. to the same version: refused clearly or harmless, as the OS profile says',
+      recorded(async function () {
+        const r = rig();
+        const bundle = precondition(this, 'update:v2');
+        await ensureData();
+        await flow.waitTrialOver(new LogTail(r.console), flow.ms.update);
+        let before = await stateBefore();
+        if (before.version !== bundle.version) {
+          // Not on the bundle's version yet (tests 1 and 4 did not leave it there): get there first.
+          record!.note(
+            `first updating ${before.version} -> ${bundle.version}, so the next update repeats it`,
+          );
+          await updateToNewSlot(bundle, before);
+          before = await stateBefore();
+          expect(before.version, 'version after the first update').to.equal(bundle.version);
         }
-        const after = await stateAfter();
-        expect([after.slot, after.version], 'slot and version unchanged').to.deep.equal([
-          before.slot,
-          before.version,
-        ]);
-      } else {
-        await updateToNewSlot(bundle, before);
-        const after = await stateAfter();
-        expect(after.slot, 'the repeated update runs from the other slot').to.equal(newSlot);
-        expect(after.version, 'version after repeating the update').to.equal(bundle.version);
-        expect(after.bootenv[flow.settings.trialVariable] ?? '0', 'committed').to.equal('0');
-        const { altboot, health } = flow.settings.breadcrumbs;
-        expect(
-          after.breadcrumbs.filter((b) => b === altboot || b === health),
-          'rollback breadcrumbs',
-        ).to.deep.equal([]);
-      }
-      await expectDataIntact();
-    }),
-  );
+        const expected = flow.settings.repeatSameVersion;
+        record!.note(`the OS profile says a repeated update is ${expected}`);
+        const newSlot = otherSlot(before.slot);
+        if (expected === 'refused') {
+          const dut = await flow.connect();
+          try {
+            const { remote } = await flow.copy(dut, bundle);
+            const res = await flow.startUpdate(dut, remote, bundle).result;
+            // A lost session means the board went ahead and rebooted: that is not a refusal.
+            if (res instanceof Error)
+              expect.fail(`the update was not refused: its session ended with ${res.message}`);
+            const text = `${res.stdout}\n${res.stderr}`.trim();
+            expect(res.code, `a refused update exits non-zero with a message: ${text}`).to.not.equal(0);
+            expect(text, 'the refusal says why').to.match(/\S/);
+          } finally {
+            void dut.close().catch(() => {});
+          }
+          const after = await stateAfter();
+          expect([after.slot, after.version], 'slot and version unchanged').to.deep.equal([
+            before.slot,
+            before.version,
+          ]);
+        } else {
+          await updateToNewSlot(bundle, before);
+          const after = await stateAfter();
+          expect(after.slot, 'the repeated update runs from the other slot').to.equal(newSlot);
+          expect(after.version, 'version after repeating the update').to.equal(bundle.version);
+          expect(after.bootenv[flow.settings.trialVariable] ?? '0', 'committed').to.equal('0');
+          const { altboot, health } = flow.settings.breadcrumbs;
+          expect(
+            after.breadcrumbs.filter((b) => b === altboot || b === health),
+            'rollback breadcrumbs',
+          ).to.deep.equal([]);
+        }
+        await expectDataIntact();
+      }),
+    );
+  });
 });
