@@ -41,6 +41,8 @@ export class SerialConsole extends ConsoleCore {
   #reopening: NodeJS.Timeout | undefined;
   #watch: NodeJS.Timeout | undefined;
   #reopens = 0;
+  /** Why the path function last failed. */
+  #unresolved = '';
 
   constructor(opts: SerialConsoleOptions) {
     super(opts);
@@ -67,8 +69,11 @@ export class SerialConsole extends ConsoleCore {
     this.#wanted = true;
     this.#stopReopening();
     const device = this.#resolve();
-    if (!device)
-      throw new InfraError(`${this.name}: serial device not available`, { device: this.#describe() });
+    if (!device) {
+      throw new InfraError(`${this.name}: serial device not available: ${this.#unresolved}`, {
+        device: this.#describe(),
+      });
+    }
     await this.#openDevice(device);
     this.revive();
   }
@@ -77,7 +82,8 @@ export class SerialConsole extends ConsoleCore {
     try {
       return typeof this.#opts.path === 'function' ? this.#opts.path() : this.#opts.path;
     } catch (err) {
-      log('%s: %s', this.name, errorMessage(err));
+      this.#unresolved = errorMessage(err);
+      log('%s: %s', this.name, this.#unresolved);
       return undefined;
     }
   }
