@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BoardNetwork, Dut } from '../../suites/fixture.js';
-import { InfraError } from '../errors.js';
+import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
 import { RIG_DOMAIN, dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from './dnsmasq.js';
@@ -75,13 +75,20 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** `HW_TEST_NET=user|netns|auto` chooses the kind of network for virtual boards (default auto). */
+export function modeFromEnv(env: NodeJS.ProcessEnv): 'auto' | 'netns' | 'user' {
+  const v = env.HW_TEST_NET ?? 'auto';
+  if (v === 'auto' || v === 'netns' || v === 'user') return v;
+  throw new InputError(`HW_TEST_NET=${v}: expected auto, netns or user`, { field: 'HW_TEST_NET' });
+}
+
 export function macFor(id: string): string {
   const b = Buffer.from(id.padEnd(6, '0').slice(0, 6), 'hex');
   return ['52', '54', '00', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
 export async function createVirtualNetwork(opts: VirtualNetworkOptions): Promise<VirtualNetwork> {
-  const mode = opts.mode ?? 'auto';
+  const mode = opts.mode ?? modeFromEnv(process.env);
   const why = netnsUnavailable();
   if (mode === 'user' || (mode === 'auto' && why)) {
     return createUserNetwork({ ...opts, reason: mode === 'user' ? 'user-mode networking requested' : why! });

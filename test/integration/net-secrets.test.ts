@@ -47,8 +47,9 @@ describe('secrets never reach the reports (network and wifi suites on qemu-x86-6
     if (missing) this.skip();
     reports = mkdtempSync(path.join(tmpdir(), 'hwt-secrets-'));
   });
-  after(() => {
-    if (reports) rmSync(reports, { recursive: true, force: true });
+  afterEach(function () {
+    // A failed run's reports stay for a look (the path is in the failure); a passed one goes.
+    if (reports && this.currentTest?.state === 'passed') rmSync(reports, { recursive: true, force: true });
   });
 
   it('searches every report file for the WiFi passphrase and the private key, and finds neither', async () => {
@@ -78,7 +79,7 @@ describe('secrets never reach the reports (network and wifi suites on qemu-x86-6
       ],
       io,
     );
-    expect(code, lines.join('\n')).to.equal(0);
+    expect(code, `${lines.join('\n')}\nreports kept in ${reports}`).to.equal(0);
 
     const secrets = knownSecrets();
     expect(secrets).to.include(wifi.passphrase);

@@ -8,7 +8,7 @@ import { labDnsmasqConfig, validateLabNetwork } from '../../rig/net/lab-network.
 import { quoteAnswers } from '../../rig/net/mdns.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
 import { freeIndexes, overlaps, planSubnet } from '../../rig/net/subnet.js';
-import { createVirtualNetwork, macFor } from '../../rig/net/virtual-network.js';
+import { createVirtualNetwork, macFor, modeFromEnv } from '../../rig/net/virtual-network.js';
 
 function dnsmasqAccepts(conf: string): { ok: boolean; out: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'hwt-dnsmasq-'));
@@ -92,6 +92,14 @@ describe('network configuration', () => {
     );
     expect(free.slice(0, 3)).to.deep.equal([4, 5, 6]);
     expect(freeIndexes('10.213', ['10.0.0.0/8'], new Set())).to.deep.equal([]);
+  });
+
+  it('takes the network kind from HW_TEST_NET, refusing anything else by name', () => {
+    expect(modeFromEnv({})).to.equal('auto');
+    expect(modeFromEnv({ HW_TEST_NET: 'user' })).to.equal('user');
+    expect(() => modeFromEnv({ HW_TEST_NET: 'tap' })).to.throw(
+      'HW_TEST_NET=tap: expected auto, netns or user',
+    );
   });
 
   it('makes a locally administered QEMU MAC from the network id', () => {
