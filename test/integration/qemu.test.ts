@@ -48,6 +48,13 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/** Polls a condition, for a state change with no event to wait on (a process disappearing). */
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !cond() && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const timings: Record<string, number> = {};
 function timed<T>(what: string, started: number, value: T): T {
   timings[what] = Date.now() - started;
@@ -238,7 +245,7 @@ describe('QEMU virtual boards (integration, TCG)', function () {
       }
     });
 
-    it('an interrupted controller leaves no QEMU behind (exit hook)', function () {
+    it('an interrupted controller leaves no QEMU behind (exit hook)', async function () {
       const script = `
         import { loadBoard } from ${JSON.stringify(new URL('../../rig/catalog/board.js', import.meta.url).href)};
         import { QemuMachine } from ${JSON.stringify(new URL('../../rig/qemu/qemu.js', import.meta.url).href)};
@@ -252,6 +259,8 @@ describe('QEMU virtual boards (integration, TCG)', function () {
       });
       const pid = Number(res.stdout);
       expect(pid, res.stderr).to.be.greaterThan(0);
+      // SIGKILL was sent as the controller exited; the kernel may take a moment to tear QEMU down.
+      await until(() => !alive(pid), 5000);
       expect(alive(pid)).to.equal(false);
     });
   });
