@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, arch as hostArch } from 'node:os';
 import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
@@ -7,6 +7,9 @@ import { logger } from '../log.js';
 import { abortPromise } from '../util/abort.js';
 import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
 import { QmpClient } from './qmp.js';
+
+/** util-linux's setpriv: sets the parent-death signal, then execs QEMU. */
+const SETPRIV = '/usr/bin/setpriv';
 
 const log = logger('qemu');
 
@@ -165,8 +168,12 @@ export class QemuMachine {
     const args = qemuArgs(this.#opts, socket);
     const q = this.#opts.type.qemu!;
     const wrapper = this.#opts.wrapper ?? [];
-    const [cmd, ...pre] = wrapper.length ? wrapper : [q.binary];
-    const full = wrapper.length ? [...pre, q.binary, ...args] : args;
+    // The kernel kills QEMU when the controller dies, even by SIGKILL: a board is never left
+    // powered on, holding its disk, by a run that is gone.
+    const guard =
+      this.#spawner === realSpawner && existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL'] : [];
+    const [cmd, ...pre] = [...guard, ...wrapper, q.binary];
+    const full = [...pre, ...args];
     this.#stderr = '';
     const proc = this.#spawner.start(cmd, full);
     this.#proc = proc;
