@@ -1,5 +1,6 @@
 /** Test plumbing for the network tests: client namespaces on a board network's bridge, avahi in them. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -118,10 +119,61 @@ export function udhcpc(
  * reference OS does. It runs in a private mount namespace so its pid file and service folder are
  * its own (several may run at once, and the host's /etc/avahi stays untouched).
  */
-export async function startAvahi(
-  ns: string,
-  hostname: string,
-): Promise<{ stop(): Promise<void>; log(): string }> {
+export interface Responder {
+  stop(): Promise<void>;
+  log(): string;
+}
+
+/**
+ * An mDNS responder for `<hostname>.local` and `_ssh._tcp` in namespace `ns`: avahi-daemon, as on
+ * the reference OS, when the host has it (`HW_TEST_MDNS_RESPONDER=bonjour` forces the other);
+ * otherwise bonjour-service in a node process inside the namespace. Installing avahi on a host
+ * with systemd would start it on the host's own interfaces, so the setup does not require it.
+ */
+export function startResponder(ns: string, hostname: string): Promise<Responder> {
+  const hasAvahi = spawnSync('sh', ['-c', 'command -v avahi-daemon']).status === 0;
+  if (hasAvahi && process.env.HW_TEST_MDNS_RESPONDER !== 'bonjour') return startAvahi(ns, hostname);
+  return startBonjourResponder(ns, hostname);
+}
+
+async function startBonjourResponder(ns: string, hostname: string): Promise<Responder> {
+  const require = createRequire(import.meta.url);
+  const bonjourPath = require.resolve('bonjour-service');
+  const script = `
+    const { Bonjour } = require(${JSON.stringify(bonjourPath)});
+    // The namespace has no route for multicast: send through eth0's address explicitly.
+    const eth0 = (require('node:os').networkInterfaces().eth0 || []).find((a) => a.family === 'IPv4');
+    const b = new Bonjour({ interface: eth0.address, bind: '0.0.0.0' }, (e) => { console.error('error', e.message); process.exit(1); });
+    const s = b.publish({ name: ${JSON.stringify(hostname)}, type: 'ssh', port: 22, host: ${JSON.stringify(`${hostname}.local`)}, disableIPv6: true, probe: false });
+    s.on('up', () => console.log('published'));
+    process.on('SIGTERM', () => b.unpublishAll(() => b.destroy(() => process.exit(0))));`;
+  return startChild(['ip', 'netns', 'exec', ns, process.execPath, '-e', script], /published/);
+}
+
+async function startChild(argv: string[], ready: RegExp, onStop?: () => void): Promise<Responder> {
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      log += b.toString();
+      if (ready.test(log)) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => reject(new Error(`${argv.join(' ').slice(0, 80)} exited: ${log}`)));
+  });
+  return {
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      onStop?.();
+    },
+  };
+}
+
+export async function startAvahi(ns: string, hostname: string): Promise<Responder> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hwt-avahi-'));
   mkdirSync(path.join(dir, 'services'));
   writeFileSync(
@@ -133,28 +185,9 @@ export async function startAvahi(
     `<?xml version="1.0" standalone='no'?>\n<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n<service-group><name replace-wildcards="yes">%h</name><service><type>_ssh._tcp</type><port>22</port></service></service-group>\n`,
   );
   const inner = `mkdir -p /run/avahi-daemon && mount -t tmpfs tmpfs /run/avahi-daemon && mount --bind ${dir}/services /etc/avahi/services && exec avahi-daemon --no-drop-root --no-chroot --no-rlimits -f ${dir}/avahi-daemon.conf`;
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', 'sh', '-c', inner], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  const onData = (b: Buffer) => (log += b.toString());
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (/Server startup complete/.test(log)) resolve();
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    void exited.then(() => reject(new Error(`avahi-daemon exited: ${log}`)));
-  });
-  return {
-    log: () => log,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startChild(
+    ['ip', 'netns', 'exec', ns, 'unshare', '--mount', 'sh', '-c', inner],
+    /Server startup complete/,
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
 }

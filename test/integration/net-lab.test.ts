@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLabNetwork, type LabNetwork } from '../../rig/net/lab-network.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
-import { netnsMissing, sh, startAvahi, trySh, udhcpc } from './net-helpers.js';
+import { netnsMissing, sh, startResponder, trySh, udhcpc } from './net-helpers.js';
 
 /**
  * A real board's Ethernet, stood in for by a veth: the "lab interface" in the host namespace, the
@@ -53,7 +53,7 @@ describe('lab network on a rig interface (veth stand-in)', function () {
     expect(got.dns).to.equal('10.217.9.1');
     const lease = await net.waitForLease!({ timeoutMs: 10_000 });
     expect(lease).to.include({ address: got.ip, hostname: 'labboard' });
-    const avahi = await startAvahi(boardNs, 'labboard');
+    const avahi = await startResponder(boardNs, 'labboard');
     cleanups.push(() => avahi.stop());
     expect(await net.resolveMdns('labboard', { timeoutMs: 10_000 })).to.equal(got.ip);
     await avahi.stop();
@@ -74,7 +74,7 @@ describe('lab network on a rig interface (veth stand-in)', function () {
     });
     expect(await net.leases()).to.equal(undefined);
     expect(net.waitForLease).to.equal(undefined);
-    const avahi = await startAvahi(boardNs, 'labboard2');
+    const avahi = await startResponder(boardNs, 'labboard2');
     cleanups.push(() => avahi.stop());
     expect(await net.resolveMdns('labboard2', { timeoutMs: 10_000 })).to.equal('10.217.10.50');
   });

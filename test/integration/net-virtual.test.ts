@@ -6,7 +6,15 @@ import path from 'node:path';
 import { createVirtualNetwork, type VirtualNetwork } from '../../rig/net/virtual-network.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
 import { readRecords } from '../../rig/net/net-state.js';
-import { attachClient, hostLinks, namespaces, netnsMissing, sh, startAvahi, udhcpc } from './net-helpers.js';
+import {
+  attachClient,
+  hostLinks,
+  namespaces,
+  netnsMissing,
+  sh,
+  startResponder,
+  udhcpc,
+} from './net-helpers.js';
 
 describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () {
   this.timeout(60_000);
@@ -63,7 +71,7 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
     sh('ip', ['netns', 'exec', client, 'busybox', 'ping', '-c', '1', '-W', '2', net.rigName!.address]);
 
     // mDNS across the bridge, from the rig's veth in the host namespace.
-    const avahi = await startAvahi(client, 'itboard');
+    const avahi = await startResponder(client, 'itboard');
     cleanups.push(() => avahi.stop());
     expect(await net.resolveMdns('itboard', { timeoutMs: 10_000 })).to.equal(got.ip);
     const ssh = await net.browseSsh({ timeoutMs: 10_000 });
@@ -92,7 +100,7 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
     const client = `hwt-itd${process.pid % 1000}`;
     cleanups.push(attachClient(client, net.netns!, net.bridge!, net.mac));
     udhcpc(client, 'other');
-    const avahi = await startAvahi(client, 'other');
+    const avahi = await startResponder(client, 'other');
     cleanups.push(() => avahi.stop());
     const err = await net.resolveMdns('absent', { timeoutMs: 3000 }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(Error);
