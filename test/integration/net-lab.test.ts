@@ -32,7 +32,8 @@ describe('lab network on a rig interface (veth stand-in)', function () {
     sh('ip', ['-n', boardNs, 'link', 'set', 'lo', 'up']);
   });
   afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
+    // Every cleanup runs, even when one of them fails.
+    for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => {});
     await net?.teardown();
     net = undefined;
     trySh('ip', ['link', 'del', iface]);
