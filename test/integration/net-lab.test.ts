@@ -33,7 +33,10 @@ describe('lab network on a rig interface (veth stand-in)', function () {
   });
   afterEach(async () => {
     // Every cleanup runs, even when one of them fails.
-    for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => {});
+    for (const c of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => {});
     await net?.teardown();
     net = undefined;
     trySh('ip', ['link', 'del', iface]);

@@ -32,7 +32,10 @@ describe('virtual network (namespace, bridge, tap, dnsmasq, veth)', function () 
   afterEach(async () => {
     // Everything goes, even when a test failed half-way.
     // Every cleanup runs, even when one of them fails.
-    for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => {});
+    for (const c of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => {});
     await net?.teardown();
     net = undefined;
     rmSync(stateDir, { recursive: true, force: true });
