@@ -20,6 +20,11 @@ export class LogTail {
     this.startIndex = this.#next;
   }
 
+  /** Index in the console's lines of the next line to read (the last one read is this - 1). */
+  get position(): number {
+    return this.#next;
+  }
+
   /** The lines received since the tail was created. */
   get seen(): readonly ConsoleLine[] {
     return this.console.lines.slice(this.startIndex);

@@ -12,6 +12,7 @@ import {
 } from './board-state.js';
 import { parseBootAttempt, parseUserspace, type BootAttempt, type UserspaceUp } from './boots.js';
 import { remoteBundlePath, type Bundle } from './bundle.js';
+import { BootHandover } from './handover.js';
 import { LogTail } from './log-tail.js';
 import { renderCommand, updateSettings, type UpdateSettings } from './settings.js';
 
@@ -43,6 +44,8 @@ export interface FollowResult {
   altboot: string[];
   resets: string[];
   up: UserspaceUp;
+  /** The board was power-cycled after coming up, for the boot session to see a whole boot. */
+  cycled: boolean;
 }
 
 /** Polling interval for board state with no console event (the trial commit): not a settle time. */
@@ -50,9 +53,11 @@ const COMMIT_POLL_MS = 2000;
 
 export class UpdateFlow {
   readonly settings: UpdateSettings;
+  readonly handover: BootHandover;
 
   constructor(readonly r: UpdateRig) {
     this.settings = updateSettings(r.os);
+    this.handover = new BootHandover(r.console, r.boot, r.type);
   }
 
   /** Board timeouts in ms, with the suite's defaults where the board type has none. */
@@ -127,6 +132,8 @@ export class UpdateFlow {
       else if (m.verifying.test(line.text)) marks.verifyingAt ??= line.t;
       else if (m.switched.test(line.text)) {
         marks.switchedAt = line.t;
+        // The board resets next: the boot session watches for the new boot from here.
+        this.handover.arm();
         return true;
       }
       return undefined;
@@ -164,17 +171,18 @@ export class UpdateFlow {
     const attempts: BootAttempt[] = [];
     const altboot: string[] = [];
     const resets: string[] = [];
-    let resetSinceAttempt = true;
+    /** Line index of the last attempt, and of the last line of the boot before it. */
+    let attemptAt = -1;
+    let prevEnd = -1;
+    let lastEnd = -1;
     /** The expected slot is up on a trial boot: wait for its commit (or a reset) before logging in. */
     let onTrial: UserspaceUp | undefined;
     const accept = (line: ConsoleLine): UserspaceUp | FailError | undefined => {
+      const at = tail.position - 1;
       if (m.reset.test(line.text)) {
         resets.push(line.text.trim());
-        resetSinceAttempt = true;
+        lastEnd = at;
         onTrial = undefined;
-        // The boot session must look for the next boot's markers after this point only.
-        this.r.console.skipPending();
-        this.r.boot.expectReboot();
         return undefined;
       }
       if (onTrial) return m.committed.test(line.text) ? onTrial : undefined;
@@ -182,8 +190,10 @@ export class UpdateFlow {
       const a = parseBootAttempt(line, m);
       if (a) {
         attempts.push(a);
-        if (!resetSinceAttempt) this.r.boot.expectReboot();
-        resetSinceAttempt = false;
+        prevEnd = Math.max(lastEnd, attemptAt);
+        attemptAt = at;
+        // A boot of the slot not awaited ends in a reset: the session watches for the next one.
+        if (opts.expectSlot !== undefined && a.slot !== opts.expectSlot) this.handover.arm();
         return this.tooManyAttempts(attempts, opts);
       }
       const up = parseUserspace(line, m);
@@ -197,13 +207,18 @@ export class UpdateFlow {
     const what = opts.expectSlot ? `slot ${opts.expectSlot} up in userspace` : 'a slot up in userspace';
     const got = await tail.until(accept, { timeoutMs: opts.timeoutMs, signal: this.r.signal, what });
     if (got instanceof FailError) throw got;
-    if (onTrial) {
+    const cycled = !this.handover.aligned(prevEnd, attemptAt);
+    if (cycled) {
+      // The session would meet an earlier boot's markers first: a clean boot of the same slot.
+      log('boot session not aligned with the final boot: power cycling');
+      await this.r.boot.reboot({ hard: true, signal: this.r.signal });
+    } else if (onTrial) {
       // The health check's messages may have landed in the middle of the login prompt: an empty
       // line makes getty print a fresh one for the boot session to answer.
       await this.r.console.write('\n');
     }
     await this.r.boot.reach('shell', this.r.signal);
-    return { attempts, altboot, resets, up: got };
+    return { attempts, altboot, resets, up: got, cycled };
   }
 
   private tooManyAttempts(
@@ -231,7 +246,7 @@ export class UpdateFlow {
   async powerOnAndFollow(opts: { newSlot: string; bootlimit?: number }): Promise<FollowResult> {
     await this.r.boot.reboot({ hard: true, signal: this.r.signal });
     // The session only watches from here: the power comes on below, under our eyes.
-    this.r.boot.expectReboot();
+    this.handover.arm();
     const tail = new LogTail(this.r.console);
     await this.r.power.on(this.r.signal);
     return this.followBoots(tail, { ...opts, timeoutMs: this.ms.rollback });
