@@ -47,7 +47,11 @@ export interface BoardType {
   file: string;
 }
 
-export const BOARDS_DIR = path.join(ROOT, 'boards');
+/**
+ * Where board types are read from. HW_TEST_BOARDS_DIR points elsewhere (a folder of board YAML
+ * files, e.g. a test's copy of a type with short timeouts); default: the repository's boards/.
+ */
+export const BOARDS_DIR = process.env.HW_TEST_BOARDS_DIR || path.join(ROOT, 'boards');
 
 export function loadBoardFile(file: string): BoardType {
   const board = loadYaml<Omit<BoardType, 'file'>>(file, 'board.schema.json', 'board');

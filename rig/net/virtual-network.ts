@@ -241,8 +241,38 @@ class NetnsNetwork implements VirtualNetwork {
     return Promise.resolve(readLeaseFile(this.leaseFile));
   }
 
-  waitForLease(o: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease> {
-    return waitForLease(this.leaseFile, { ...o, mac: this.mac, board: this.opts.board });
+  /**
+   * A lease the board got is found even if dnsmasq died since; without one, a dead dnsmasq is the
+   * rig's fault (infra), not a board that never asked (fail): the wait stops as soon as it exits.
+   */
+  async waitForLease(o: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease> {
+    const d = this.dnsmasq;
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const dead = d
+      ? d.exited.then(({ code, signal }) => {
+          ctl.abort();
+          return new InfraError(
+            `${this.opts.board}: the rig's dnsmasq (pid ${d.pid}) exited (${code ?? signal}) while the board waited for a DHCP lease; see ${this.logFile}`,
+            { board: this.opts.board, file: this.logFile },
+          );
+        })
+      : undefined;
+    try {
+      return await waitForLease(this.leaseFile, {
+        ...o,
+        signal: ctl.signal,
+        mac: this.mac,
+        board: this.opts.board,
+      });
+    } catch (err) {
+      // The lease file is read once more first: a lease given before the exit still counts.
+      if (d && !d.running && !o.signal?.aborted) throw await dead!;
+      throw err;
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   private get scope() {

@@ -36,17 +36,22 @@ export async function sourceToRaw(
 export async function flashToStorage(
   inst: BoardInstance,
   image: string,
-  opts: { signal: AbortSignal; progress?: ProgressSink },
+  opts: { signal: AbortSignal; progress?: ProgressSink; deps?: import('../flash/index.js').FlashDeps },
 ): Promise<NonNullable<RunSummary['flash']>> {
-  const { flash } = await import('../flash/index.js');
+  const { flash, REAL_DEPS } = await import('../flash/index.js');
   await inst.power.off(opts.signal);
   if (inst.mux) await inst.mux.toHost(opts.signal);
-  const r = await flash(image, inst.storage, {
-    verify: true,
-    declared: [inst.storage],
-    signal: opts.signal,
-    onProgress: (p) => opts.progress?.update(p),
-  });
+  const r = await flash(
+    image,
+    inst.storage,
+    {
+      verify: true,
+      declared: [inst.storage],
+      signal: opts.signal,
+      onProgress: (p) => opts.progress?.update(p),
+    },
+    opts.deps ?? REAL_DEPS,
+  );
   opts.progress?.done();
   if (inst.mux) await inst.mux.toBoard(opts.signal);
   return {

@@ -2,6 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { failurePatterns } from '../catalog/board.js';
+import { cacheRoot } from '../image/build.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { ConsoleBootSession } from '../board/boot-session.js';
 import type { BoardInstance } from '../board/board.js';
@@ -113,6 +114,10 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
       }),
     );
     steps.defer('unlock', () => lock.release());
+    // Registered before prepare, so that a prepare that fails half way leaves no work folder.
+    steps.defer('remove the work copy', () =>
+      rm(path.join(cacheRoot(opts.env), 'work', path.basename(runDir)), { recursive: true, force: true }),
+    );
 
     image = await steps.run('prepare', () =>
       prepareImage({
@@ -126,9 +131,6 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
         progress: opts.progress?.(`${board.name} image`),
         suites: opts.suites,
       }),
-    );
-    steps.defer('remove the work copy', () =>
-      rm(path.dirname(image!.path), { recursive: true, force: true }),
     );
 
     let network:
