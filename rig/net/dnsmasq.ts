@@ -111,6 +111,8 @@ export async function startDnsmasq(opts: {
   ];
   const proc = opts.spawner.start(argv[0], argv.slice(1));
   const out = createWriteStream(opts.logFile, { flags: 'a' });
+  // The log is for people reading it later: losing it (its folder removed at teardown) is no error.
+  out.on('error', (err) => log('dnsmasq log %s: %s', opts.logFile, err.message));
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (b: Buffer) => {

@@ -1,16 +1,21 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../../rig/catalog/schema.js';
 import { mask } from '../../rig/log.js';
+import { InfraError } from '../../rig/errors.js';
 import {
   generateWifiCredentials,
   hostapdConf,
+  startWifiAp,
   validateWifiCredentials,
   wifiApFiles,
 } from '../../rig/net/hostapd.js';
+import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import type { Spawner } from '../../rig/util/spawn.js';
 import {
   startReplaySshServer,
   type ReplayReply,
@@ -232,6 +237,89 @@ describe('WiFi access point configuration', () => {
     );
     expect(() => validateWifiCredentials({ ssid: 'a"b', passphrase: 'longenough' })).to.throw(
       /without quotes/,
+    );
+  });
+});
+
+/** A spawner whose long-running tools print recorded lines; `ip` answers through the replay. */
+function scriptedSpawner(outputs: Record<string, { lines: string[]; exitCode?: number }>): {
+  spawner: Spawner;
+  calls: string[];
+} {
+  const replay = new ReplaySpawner([{ match: /^ip /, code: 0 }]);
+  const spawner: Spawner = {
+    run: (cmd, args, opts) => replay.run(cmd, args, opts),
+    start(cmd, args) {
+      const h = replay.start(cmd, args);
+      const script = outputs[cmd] ?? { lines: [] };
+      setImmediate(() => {
+        for (const l of script.lines) (h.stdout as PassThrough).write(`${l}\n`);
+        if (script.exitCode !== undefined) h.kill('SIGTERM');
+      });
+      return h;
+    },
+  };
+  return { spawner, calls: replay.calls };
+}
+
+describe('WiFi access point start-up (hostapd and dnsmasq, replayed)', () => {
+  const creds = { ssid: 'hwt-rpi3-5f2a0c', passphrase: 'Zq3-vT9_pL2xR8mK4wN6' };
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'hwt-ap-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('addresses the AP interface, waits for AP-ENABLED, then starts dnsmasq; stop undoes it', async () => {
+    const { spawner, calls } = scriptedSpawner({
+      hostapd: { lines: ['wlan1: interface state UNINITIALIZED->ENABLED', 'wlan1: AP-ENABLED '] },
+      dnsmasq: {
+        lines: [
+          'dnsmasq: started, version 2.90 cachesize 150',
+          'dnsmasq-dhcp: DHCP, IP range 10.214.87.100 -- 10.214.87.199, lease time 12h',
+        ],
+      },
+    });
+    const ap = await startWifiAp({
+      board: 'raspberrypi3',
+      interface: 'wlan1',
+      credentials: creds,
+      subnetIndex: 87,
+      dir,
+      spawner,
+    });
+    expect(ap.subnet.gateway).to.equal('10.214.87.1');
+    expect(calls.slice(0, 4)).to.deep.equal([
+      'ip addr replace 10.214.87.1/24 dev wlan1',
+      'ip link set wlan1 up',
+      `hostapd ${path.join(dir, 'hostapd.conf')}`,
+      `dnsmasq --keep-in-foreground --log-facility=- --conf-file=${path.join(dir, 'wifi-dnsmasq.conf')}`,
+    ]);
+    expect((statSync(path.join(dir, 'hostapd.conf')).mode & 0o777).toString(8)).to.equal('600');
+    await ap.stop();
+    expect(calls.at(-1)).to.equal('ip addr del 10.214.87.1/24 dev wlan1');
+  });
+
+  it('fails as a rig fault quoting hostapd when it exits before AP-ENABLED', async () => {
+    const { spawner } = scriptedSpawner({
+      hostapd: {
+        lines: [
+          'nl80211: Could not configure driver mode',
+          'nl80211 driver initialization failed.',
+          'wlan1: AP-DISABLED ',
+        ],
+        exitCode: 1,
+      },
+    });
+    const err = await startWifiAp({
+      board: 'raspberrypi3',
+      interface: 'wlan1',
+      credentials: creds,
+      subnetIndex: 87,
+      dir,
+      spawner,
+    }).catch((e: Error) => e);
+    expect(err).to.be.instanceOf(InfraError);
+    expect((err as Error).message).to.match(
+      /^hostapd on wlan1 exited .*nl80211 driver initialization failed\. \| wlan1: AP-DISABLED/,
     );
   });
 });
