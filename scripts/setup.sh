@@ -15,7 +15,7 @@ PACKAGES=(
 	mtools dosfstools e2fsprogs fdisk cpio kmod binutils   # image building without mounting (readelf)
 	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison
 	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
-	uhubctl usbsdmux gpiod                                 # real rigs: USB hub power, LXA USB-SD-Mux, libgpiod tools
+	uhubctl usbsdmux gpiod hostapd                         # real rigs: USB hub power, LXA USB-SD-Mux, libgpiod tools, WiFi AP
 	default-jre-headless libxml2-utils                     # Allure HTML, JUnit schema validation
 	chromium                                               # the dashboard's browser test
 )

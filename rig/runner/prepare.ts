@@ -9,6 +9,7 @@ import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
 import { registerSecret } from '../log.js';
 import type { RunEvents } from './run-board.js';
 import type { ProgressSink } from './flash-step.js';
+import type { WifiCredentials } from '../net/hostapd.js';
 
 export interface PreparedImage {
   /** What the user asked for (or the reference image the board boots by default). */
@@ -34,6 +35,8 @@ export interface PrepareOptions {
   env: NodeJS.ProcessEnv;
   events: RunEvents;
   progress?: ProgressSink;
+  /** The rig's access point for this run: its credentials go into the image. */
+  wifi?: WifiCredentials;
 }
 
 const BUNDLES = ['v2', 'health-fails', 'unbootable-update'];
@@ -89,7 +92,11 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   registerSecret(o.env.HW_TEST_WIFI_PSK);
   if (o.os.configure && o.os.configure.method !== 'none') {
     const { configureImage } = await import('../image/configure.js');
-    await configureImage(raw.path, { hostname, sshKey: sshKey.publicKey }, o.os);
+    await configureImage(
+      raw.path,
+      { hostname, sshKey: sshKey.publicKey, wifiSsid: o.wifi?.ssid, wifiPsk: o.wifi?.passphrase },
+      o.os,
+    );
   }
   return {
     source,

@@ -23,6 +23,8 @@ import { lockBoard, describeHolder } from './lock.js';
 import { openBoard, type ResolvedBoard } from './board-factory.js';
 import { prepareImage, type PreparedImage } from './prepare.js';
 import { Steps } from './steps.js';
+import { labInstance, startAccessPoint, startLabNetwork } from './lab-net.js';
+import { generateWifiCredentials } from '../net/hostapd.js';
 import { flashToStorage, type ProgressSink } from './flash-step.js';
 import { boardHealth, clearQuarantine, healthPath, recordVerdict } from './health.js';
 import { runSuites, suiteFiles } from './suites.js';
@@ -119,8 +121,14 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
       rm(path.join(cacheRoot(opts.env), 'work', path.basename(runDir)), { recursive: true, force: true }),
     );
 
+    const labInst = await labInstance(board);
+    const wantsWifi =
+      opts.suites.includes('wifi') && board.type.capabilities.includes('wifi') && labInst?.wifi !== undefined;
+    const wifiCredentials = wantsWifi ? generateWifiCredentials(board.name) : undefined;
+
     image = await steps.run('prepare', () =>
       prepareImage({
+        wifi: wifiCredentials,
         board: board.type,
         os: opts.os,
         image: opts.image,
@@ -146,6 +154,33 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
         });
       });
       steps.defer('network down', () => network!.teardown());
+    } else if (labInst?.network && opts.suites.some((s) => NETWORK_SUITES.has(s))) {
+      network = await steps.run('network', () =>
+        startLabNetwork({
+          board: board.name,
+          inst: labInst,
+          hostname: image!.hostname,
+          sshKey: image!.sshKey,
+          os: opts.os,
+          runDir,
+          signal: opts.signal,
+        }),
+      );
+      if (network) steps.defer('network down', () => network!.teardown());
+    }
+    let wifi: Awaited<ReturnType<typeof startAccessPoint>>['context'] | undefined;
+    if (wifiCredentials && labInst?.wifi) {
+      const ap = await steps.run('wifi access point', () =>
+        startAccessPoint({
+          board: board.name,
+          apInterface: labInst.wifi!.apInterface,
+          credentials: wifiCredentials,
+          runDir,
+          signal: opts.signal,
+        }),
+      );
+      steps.defer('wifi access point down', () => ap.stop());
+      wifi = ap.context;
     }
 
     instance = await openBoard(board, {
@@ -201,6 +236,7 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
           power: inst.power,
           boot: bootSession,
           network,
+          wifi,
           hostname: image!.hostname,
           artifacts: image!.artifacts,
           signal: opts.signal,
