@@ -253,6 +253,7 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
           reproduce: opts.reproduce,
         },
         signal: opts.signal,
+        onWriteError: (err) => events.warn(`cannot write allure-results: ${errorMessage(err)}`),
         onResult: (r) =>
           events.info(
             `${board.name}:   ${r.verdict.padEnd(7)} ${r.suite}: ${r.title} (${(r.durationMs / 1000).toFixed(1)} s)${r.verdict === 'skipped' ? `: ${r.skipReason}` : r.message ? `: ${r.message.split('\n')[0]}` : ''}`,

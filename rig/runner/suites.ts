@@ -54,6 +54,8 @@ export interface SuiteRunOptions {
   environment: Record<string, string>;
   signal: AbortSignal;
   onResult?: (r: TestResult) => void;
+  /** Told once when an allure-results file cannot be written (a full disk). */
+  onWriteError?: (err: unknown) => void;
 }
 
 /**
@@ -80,6 +82,28 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     },
   });
 
+  // A full disk must not stop the run: allure-js writes synchronously inside mocha's events, and
+  // an exception there stalls mocha for good (the board then boots on with nobody watching).
+  // Failed writes are dropped and told once; the run's own report says the disk is full.
+  const { FileSystemWriter } = await import('allure-js-commons/sdk/reporter');
+  const fsWriter = new FileSystemWriter({ resultsDir: opts.allureResultsDir });
+  let writeFailed = false;
+  const writer = new Proxy(fsWriter, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        try {
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (err) {
+          if (!writeFailed) opts.onWriteError?.(err);
+          writeFailed = true;
+          return undefined;
+        }
+      };
+    },
+  });
+
   const mocha = new Mocha({
     // Each step inside a test has the board's own deadline; mocha's is only a last resort.
     timeout: 0,
@@ -87,6 +111,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     reporter: AllureMochaReporter,
     reporterOptions: {
       resultsDir: opts.allureResultsDir,
+      writer,
       extraReporters: [[collectorReporter(collector), {}]],
       // The reproduce line is the user's command line: it may carry a secret.
       environmentInfo: Object.fromEntries(Object.entries(opts.environment).map(([k, v]) => [k, mask(v)])),
