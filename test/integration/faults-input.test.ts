@@ -156,7 +156,7 @@ describe('fault matrix: bad input and a full report disk (real CLI)', function (
       );
       expect(poweredOff(boardDisk(BOARD))).to.equal(true);
       expect(await lockIsFree(BOARD)).to.equal(true);
-      const runDir = path.join(mnt!, BOARD, readdirSync(path.join(mnt!, BOARD))[0]!);
+      const runDir = path.join(mnt!, BOARD, readdirSync(path.join(mnt!, BOARD))[0]);
       // Atomic writes: no summary.json at all rather than half of one, and no temp file left.
       expect(readdirSync(runDir).filter((f) => /summary\.json/.test(f))).to.deep.equal([]);
     });
