@@ -54,7 +54,7 @@ export class ConsoleBootSession implements BootSession {
   private async reachNow(stage: BootStage, signal?: AbortSignal): Promise<void> {
     if (this.failure) throw this.failure;
     for (let i = 0; i < BOOT_STAGES.length; i++) {
-      const s = BOOT_STAGES[i]!;
+      const s = BOOT_STAGES[i];
       if (!this.timings.has(s)) {
         try {
           await this.step(s, signal);

@@ -11,7 +11,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new InputError(
       `${command}: ${msg.replace(/^Unknown option/, 'unknown option')} (see hw-test ${command} --help)`,
     );

@@ -110,7 +110,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
       }
     }
   } else {
-    const b = boards[0]!;
+    const b = boards[0];
     summaries.push(
       await runBoard({
         board: b,
@@ -168,7 +168,7 @@ function exitFor(summaries: RunSummary[]): number {
 function withoutOptions(argv: string[], names: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     if (names.includes(a)) i++;
     else if (!names.some((n) => a.startsWith(`${n}=`))) out.push(a);
   }

@@ -41,10 +41,10 @@ export function combinedTable(rows: CombinedRow[], suites: string[]): string[] {
     r.flashMbPerSecond !== undefined ? `${r.flashMbPerSecond.toFixed(0)} MB/s` : '-',
     r.verdict.toUpperCase(),
   ]);
-  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i]!.length)));
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i].length)));
   return [head, ...body].map((row) =>
     row
-      .map((c, i) => c.padEnd(widths[i]!))
+      .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd(),
   );

@@ -49,14 +49,10 @@ export async function runChildren(
   const worker = async () => {
     for (let b = queue.shift(); b && !opts.signal.aborted; b = queue.shift()) {
       const board = b;
-      const child = spawn(
-        process.execPath,
-        [process.argv[1]!, ...argv, '--board', board, '--parallel', '1'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, HW_TEST_CHILD: '1' },
-        },
-      );
+      const child = spawn(process.execPath, [process.argv[1], ...argv, '--board', board, '--parallel', '1'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HW_TEST_CHILD: '1' },
+      });
       running.add(child);
       const relay = (stream: NodeJS.ReadableStream) => {
         let rest = '';
@@ -66,8 +62,8 @@ export async function runChildren(
           for (const l of lines) opts.err(l.startsWith(board) ? l : `${board}: ${l}`);
         });
       };
-      relay(child.stdout!);
-      relay(child.stderr!);
+      relay(child.stdout);
+      relay(child.stderr);
       const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
       running.delete(child);
       results.push({ board, code });

@@ -95,7 +95,7 @@ export class SimBoard {
     const framed = /^echo; echo (\S+)-start; (.*); printf '\\n%s=%d\\n' (\S+)-rc \$\?$/.exec(line);
     if (framed) {
       const [, id, cmd] = framed;
-      const [out, code] = this.run(cmd!);
+      const [out, code] = this.run(cmd);
       this.say(`\r\n${id}-start\r\n${out}${out ? '\r\n' : ''}\r\n${id}-rc=${code}\r\nroot@hwtest:~# `);
     } else if (this.awaitingPassword) {
       this.awaitingPassword = false;

@@ -42,8 +42,8 @@ describe('boot session (console state machine)', function () {
 
   it('fails at once on a kernel panic, quoting the line, and does not retry it', async function () {
     const panic = [
-      GOOD_BOOT[0]!,
-      GOOD_BOOT[1]!,
+      GOOD_BOOT[0],
+      GOOD_BOOT[1],
       '[    5.5] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\r\n',
     ];
     const { boot, sim } = await session([panic, GOOD_BOOT], { retries: 2 });
@@ -55,7 +55,7 @@ describe('boot session (console state machine)', function () {
   });
 
   it('calls a board that spoke and then went silent a fail, with the last lines it printed', async function () {
-    const { boot, sim } = await session([[GOOD_BOOT[0]!, GOOD_BOOT[1]!]], { retries: 2 });
+    const { boot, sim } = await session([[GOOD_BOOT[0], GOOD_BOOT[1]]], { retries: 2 });
     const err = await rejection(boot.reach('login'));
     expect(err).to.be.instanceOf(FailError);
     expect(err.message).to.match(/userspace not reached within/);
