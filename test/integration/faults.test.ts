@@ -32,6 +32,7 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
   this.timeout(180_000);
   const BOARD = 'faults-x86-64';
   const HANG = 'faults-hang-x86-64';
+  const THIRD = 'faults-c-x86-64';
   let boards: FaultBoardDir;
   let env: NodeJS.ProcessEnv;
   let reports: string;
@@ -39,7 +40,11 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
   before(function () {
     if (!hasQemu()) this.skip();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-faults-'));
-    boards = faultBoards(path.join(dir, 'boards'), { [BOARD]: {}, [HANG]: { userspace: 10, login: 10 } });
+    boards = faultBoards(path.join(dir, 'boards'), {
+      [BOARD]: {},
+      [HANG]: { userspace: 10, login: 10 },
+      [THIRD]: {},
+    });
     env = { HW_TEST_BOARDS_DIR: boards.dir, DEBUG: 'hw-test:serial' };
     reports = path.join(dir, 'reports');
   });
@@ -193,7 +198,18 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
     const first = run(BOARD);
     await first.waitFor(new RegExp(`${BOARD}: prepare\\.\\.\\.`));
     const other = await startCli(
-      ['--board', BOARD, '--reports', second, '--retries', '0', '--lock-timeout', '1'],
+      [
+        '--board',
+        BOARD,
+        '--reports',
+        second,
+        '--retries',
+        '0',
+        '--lock-timeout',
+        '1',
+        '--quarantine-after',
+        '1000',
+      ],
       env,
     ).done;
     expect(other.stderr).to.match(new RegExp(`${BOARD} is in use by pid ${first.pid} on `));
@@ -228,5 +244,30 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
       serialLog: true,
       disk: boardDisk(BOARD),
     });
+  });
+
+  it('three boards in parallel from one command: a report folder each and the combined table', async function () {
+    const all = [BOARD, HANG, THIRD];
+    const par = path.join(reports, 'parallel');
+    const r = await startCli(
+      ['--board', all.join(','), '--parallel', '3', '--reports', par, '--quarantine-after', '1000'],
+      { HW_TEST_BOARDS_DIR: boards.dir },
+    ).done;
+    expect(r.code, r.stderr).to.equal(0);
+    for (const b of all) {
+      const { summary } = await expectCleanEnd({
+        board: b,
+        reports: par,
+        ...r,
+        verdict: 'pass',
+        exitCode: 0,
+        serialLog: true,
+        disk: boardDisk(b),
+      });
+      expect(summary.tests).to.have.length(6);
+      expect(r.stdout).to.match(new RegExp(`^${b}\\s+pass\\s+\\d+\\.\\d s\\s+\\d+ MB/s\\s+PASS$`, 'm'));
+    }
+    expect(r.stdout).to.match(/^BOARD\s+BOOT\s+BOOT TIME\s+FLASH\s+VERDICT$/m);
+    expect(r.stdout).to.match(/^combined summary: .*combined-\d{8}T\d{6}\.json$/m);
   });
 });
