@@ -44,7 +44,7 @@ describe('fault matrix: dnsmasq is killed (real namespace and dnsmasq)', functio
     const conf = `${n.netns!}/dnsmasq.conf`;
     const pids = pidsMentioning(conf);
     expect(pids, `one dnsmasq on ${conf}`).to.have.length(1);
-    process.kill(pids[0]!, 'SIGKILL');
+    process.kill(pids[0], 'SIGKILL');
     await until(() => pidsMentioning(conf).length === 0, 'dnsmasq to die');
     const err = await n.waitForLease!({ timeoutMs: 30_000 }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(InfraError);
