@@ -57,6 +57,9 @@ export function createVirtualBoard(opts: VirtualBoardOptions): VirtualBoard {
     failurePatterns: failurePatterns(type),
     // A QEMU that died does not come back by itself.
     reopenTimeoutMs: 2000,
+    // A pty has no USB latency timer: QEMU writes each byte as the guest's UART sends it, so a
+    // prompt followed by 30 ms of silence is complete (each login step waited 100 ms otherwise).
+    quietMs: 30,
   });
   const power = new QemuPower(qemu, {
     attach: (signal) => console.open(signal),

@@ -43,6 +43,11 @@ export interface ConsoleOptions {
   name: string;
   /** Checked on every complete line: the board type's patterns (`failurePatterns(board)`). */
   failurePatterns?: FailurePattern[];
+  /**
+   * The quiet after which a match at the end of the received text is taken (default 100 ms:
+   * a USB UART delivers in bursts, an FTDI's latency timer alone is 16 ms).
+   */
+  quietMs?: number;
 }
 
 /**
@@ -68,10 +73,12 @@ export abstract class ConsoleCore implements Console {
   #waiters = new Set<Waiter>();
   #dead: HwTestError | undefined;
   readonly #origin = Date.now();
+  readonly #quietMs: number;
 
   constructor(opts: ConsoleOptions) {
     this.name = opts.name;
     this.#patterns = opts.failurePatterns ?? [];
+    this.#quietMs = opts.quietMs ?? QUIET_MS;
   }
 
   abstract open(signal?: AbortSignal): Promise<void>;
@@ -239,7 +246,7 @@ export abstract class ConsoleCore implements Console {
     clearTimeout(w.quiet);
     const total = this.#base + this.#text.length;
     if (end.end === total && !acceptTail && !this.#text.endsWith('\n')) {
-      w.quiet = setTimeout(() => this.#waiters.has(w) && this.#check(w, true), QUIET_MS);
+      w.quiet = setTimeout(() => this.#waiters.has(w) && this.#check(w, true), this.#quietMs);
       return;
     }
     this.#waiters.delete(w);
