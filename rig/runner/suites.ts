@@ -65,13 +65,18 @@ export interface SuiteRunOptions {
 export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
   const AllureMochaReporter = (await import('allure-mocha')).default as unknown as Mocha.ReporterConstructor;
   const allure = await import('allure-js-commons');
+  const metrics = new Map<string, Record<string, number>>();
   const collector = new ResultCollector(
     { now: () => opts.now(), excerpt: (a, b) => opts.excerpt(a, b) },
     opts.onResult,
   );
   setRig({
     ...opts.context,
-    metric: (name, value) => collector.metric(name, value),
+    metric: (name, value) => {
+      collector.metric(name, value);
+      const title = collector.currentTitle();
+      if (title) metrics.set(title, { ...metrics.get(title), [name]: value });
+    },
     attach: (name, content, type = 'text/plain') => {
       collector.attach({ name, type, content });
       void Promise.resolve(allure.attachment(name, content, type)).catch(() => {});
@@ -124,6 +129,9 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     if (!t) return;
     const text = opts.excerpt(Math.max(0, opts.now() - (t.duration ?? 0) - 50), opts.now());
     if (text) await allure.attachment('console', text, 'text/plain');
+    // Stage times and throughputs, beside the console, so Allure shows what the trends read.
+    const m = metrics.get(t.fullTitle());
+    if (m) await allure.attachment('timings', `${JSON.stringify(m, null, 2)}\n`, 'application/json');
   });
   for (const f of opts.files) mocha.addFile(f);
   await mocha.loadFilesAsync();
