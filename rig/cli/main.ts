@@ -94,11 +94,22 @@ async function main(argv: string[]): Promise<number> {
   return command.main(args, io);
 }
 
+let settled = false;
+// An event loop that drains while the run is still pending (a stalled stream) must not exit 0.
+process.on('exit', () => {
+  if (!settled && !process.exitCode) {
+    process.stderr.write('hw-test: internal error: the run ended without a result\n');
+    process.exitCode = 1;
+  }
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
+    settled = true;
     if (err instanceof HwTestError) {
       process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);

@@ -58,14 +58,21 @@ for (const [board, bin, arch] of [
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
       expect(junit).to.match(/<testsuite name="[^"]+\.boot" tests="6" failures="0" errors="0"/);
       await validateJunit(path.join(dir, 'junit.xml'));
-      const results = readdirSync(path.join(dir, 'allure-results'))
-        .filter((f) => f.endsWith('-result.json'))
-        .map((f) => readFileSync(path.join(dir, 'allure-results', f), 'utf8'));
+      const allure = (suffix: string) =>
+        readdirSync(path.join(dir, 'allure-results'))
+          .filter((f) => f.endsWith(suffix))
+          .map((f) => readFileSync(path.join(dir, 'allure-results', f), 'utf8'));
+      const results = allure('-result.json');
       expect(results.join('\n')).to.match(/"status":"passed"/);
-      // Each test carries its console excerpt and its stage time into Allure.
+      // Each test carries its console excerpt and its stage time into Allure (in its teardown,
+      // the afterEach container that allure-mocha links to the test).
       const stage = results.find((r) => r.includes('reaches the bootloader'))!;
-      expect(stage).to.match(/"name":"console"/);
-      expect(stage).to.match(/"name":"timings"/);
+      const uuid = (JSON.parse(stage) as { uuid: string }).uuid;
+      const teardown = allure('-container.json').find(
+        (c) => c.includes(uuid) && c.includes('"name":"timings"'),
+      );
+      expect(teardown, 'a teardown with the timings attachment').to.exist;
+      expect(teardown).to.match(/"name":"console"/);
     });
 
     it('fails (exit 1, verdict fail) on an image whose kernel panics, quoting the panic line', async function () {
