@@ -259,6 +259,9 @@ export class SshDut implements Dut {
     return new Promise((resolve) => {
       this.client.once('close', () => resolve());
       this.client.end();
+      // The board is often powered off before it answers our FIN: the half-closed socket must not
+      // keep the controller's process alive until TCP gives up on it (minutes).
+      (this.client as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
       // An already-closed client emits no second 'close'.
       setImmediate(() => {
         if (!(this.client as unknown as { _sock?: { writable?: boolean } })._sock?.writable) resolve();
