@@ -17,7 +17,7 @@ export function bareArgs(disk: string): { binary: string; args: string[] } {
   const args = qemuArgs({ type, disk, name: 'bench-bare' }, '/nonexistent/qmp.sock', 'tcg');
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+    const a = args[i];
     if (a === '-S') continue;
     if (a === '-qmp') {
       i++;
@@ -41,12 +41,14 @@ function run(disk: string): Promise<Record<string, number>> {
   let text = '';
   // Each step: what ends it on the console, and what to type then. busybox ash asks for the
   // cursor position (ESC [6n) after its prompt.
+  /* eslint-disable no-control-regex */
   const steps: [string, RegExp, string | undefined][] = [
     ['login', /login:\s*$/, 'root\n'],
     ['password', /Password:\s*$/, 'hwtest\n'],
     ['shell', /#\s*(?:\x1b\[6n)?$/, 'uname -r; echo "@@rc=$?"\n'],
     ['done', /^@@rc=(\d+)[\s\S]*#\s*(?:\x1b\[6n)?$/m, undefined],
   ];
+  /* eslint-enable no-control-regex */
   let step = 0;
   return new Promise((resolve, reject) => {
     q.stdout.on('data', (b: Buffer) => {
@@ -64,7 +66,7 @@ function run(disk: string): Promise<Record<string, number>> {
     });
     q.on('close', () => {
       marks.off = performance.now() - t0;
-      if (step < steps.length) reject(new Error(`QEMU ended before ${steps[step]![0]}: ${text.slice(-300)}`));
+      if (step < steps.length) reject(new Error(`QEMU ended before ${steps[step][0]}: ${text.slice(-300)}`));
       else resolve(marks);
     });
   });

@@ -4,6 +4,7 @@
  * off. Usage: `node dist/bench/boot-hwtest.js DISK` (DISK is written to: pass a copy).
  * Prints one JSON line: ms since this process started at each point.
  */
+import { readFileSync } from 'node:fs';
 import { ConsoleBootSession } from '../rig/board/boot-session.js';
 import { createVirtualBoard } from '../rig/board/virtual-board.js';
 import { failurePatterns, loadBoard } from '../rig/catalog/board.js';
@@ -33,9 +34,14 @@ async function main(disk: string): Promise<void> {
     const done = since();
     await board.power.off();
     const off = since();
-    console.log(
-      JSON.stringify({ powerOn, login, done, off, kernel: r.stdout.trim() }),
-    );
+    // The controller's own cost: CPU time and how often its main thread woke up.
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const ctxt = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const wakeups = ctxt('voluntary_ctxt_switches') + ctxt('nonvoluntary_ctxt_switches');
+    const kernel = r.stdout.trim();
+    console.log(JSON.stringify({ powerOn, login, done, off, kernel, cpuMs, wakeups }));
   } finally {
     await board.release();
   }

@@ -16,7 +16,7 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export const sec = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : 'n/a');
@@ -48,7 +48,7 @@ export function referenceImage(): string {
 /** Waits for the load average to drop under `max` (TCG timings swing with load), up to `waitS`. */
 export async function waitQuiet(max: number, waitS: number): Promise<void> {
   const until = Date.now() + waitS * 1000;
-  while (loadavg()[0]! > max && Date.now() < until) {
+  while (loadavg()[0] > max && Date.now() < until) {
     console.error(`load ${load()} > ${max}: waiting for a quieter machine...`);
     await new Promise((r) => setTimeout(r, 15000));
   }
@@ -114,7 +114,7 @@ export function sampleTree(root: number, everyMs = 100): { stop(): ProcUse[] } {
       if (p) all.push({ pid: Number(d), ...p });
     }
     // Parents appear before children in pid order mostly, but not always: iterate to a fixpoint.
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const p of all)
         if (!tree.has(p.pid) && tree.has(p.ppid)) {
@@ -122,8 +122,13 @@ export function sampleTree(root: number, everyMs = 100): { stop(): ProcUse[] } {
           grew = true;
         }
     }
+    // A zombie has no VmHWM any more: keep the peak seen while it lived.
     for (const p of all)
-      if (tree.has(p.pid)) seen.set(p.pid, { pid: p.pid, comm: p.comm, cpuS: p.cpuS, hwmKb: p.hwmKb });
+      if (tree.has(p.pid)) {
+        const was = seen.get(p.pid);
+        const hwmKb = Math.max(p.hwmKb, was?.hwmKb ?? 0);
+        seen.set(p.pid, { pid: p.pid, comm: p.comm, cpuS: Math.max(p.cpuS, was?.cpuS ?? 0), hwmKb });
+      }
   };
   tick();
   const timer = setInterval(tick, everyMs);

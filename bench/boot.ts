@@ -51,7 +51,10 @@ function ensureLabgrid(): void {
 export function benchLab(dir: string, names: string[]): string {
   const file = join(dir, 'lab.yaml');
   const boards = names
-    .map((n) => `  ${n}:\n    type: qemu-x86-64\n    power:\n      driver: qemu\n    serial:\n      device: qemu\n`)
+    .map(
+      (n) =>
+        `  ${n}:\n    type: qemu-x86-64\n    power:\n      driver: qemu\n    serial:\n      device: qemu\n`,
+    )
     .join('');
   writeFileSync(file, `description: hw-test benchmark boards\nboards:\n${boards}`);
   return file;
@@ -64,6 +67,9 @@ function freshDisk(image: string, dest: string): void {
 }
 
 interface Marks {
+  powerOn?: number;
+  cpuMs?: number;
+  wakeups?: number;
   login?: number;
   shell?: number;
   done: number;
@@ -100,7 +106,8 @@ async function once(tool: Tool, image: string, lab: string): Promise<{ wallMs: n
       return { wallMs: r.wallMs, marks: { login: at('login'), shell: at('shell'), done: NaN, off: NaN } };
     }
   }
-  if (r.code !== 0) throw new Error(`${tool}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  if (r.code !== 0)
+    throw new Error(`${tool}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
   return { wallMs: r.wallMs, marks: lastJson<Marks>(r.stdout) };
 }
 
@@ -114,7 +121,7 @@ async function bootBench(): Promise<void> {
   const res = new Map<Tool, { wallMs: number; marks: Marks }[]>(TOOLS.map((t) => [t, []]));
   for (let i = 0; i < RUNS; i++) {
     // Alternate the order each round, so no tool always runs after the same one.
-    const order = TOOLS.map((_, k) => TOOLS[(k + i) % TOOLS.length]!);
+    const order = TOOLS.map((_, k) => TOOLS[(k + i) % TOOLS.length]);
     for (const tool of order) {
       const r = await once(tool, image, lab);
       res.get(tool)!.push(r);
@@ -129,13 +136,28 @@ async function bootBench(): Promise<void> {
   const bareDone = med('bare', (x) => x.marks.off);
   const libLogin = med('hwtest-lib', (x) => x.marks.login);
   const lgWall = wall('labgrid');
+  const started = (t: Tool) => sec(med(t, (x) => x.marks.powerOn));
+  const spread = (t: Tool, f: (x: { wallMs: number; marks: Marks }) => number) => {
+    const xs = res.get(t)!.map(f);
+    return `${sec(median(xs))} (${sec(Math.min(...xs))}-${sec(Math.max(...xs))})`;
+  };
   const rows = [
-    ['bare QEMU (spawn to `login:`; to done and killed)', sec(bareLogin), sec(bareDone)],
-    ['labgrid 0.4.1 (python3 process)', '', sec(lgWall)],
-    ['hw-test library (node process)', sec(libLogin), sec(wall('hwtest-lib'))],
-    ['hw-test CLI, boot suite (flash, reports)', '', sec(wall('hwtest-cli'))],
+    [
+      'bare QEMU (spawn to `login:`; to done and killed)',
+      '0',
+      sec(bareLogin),
+      spread('bare', (x) => x.marks.off),
+    ],
+    ['labgrid 0.4.1 (python3 process)', started('labgrid'), '', spread('labgrid', (x) => x.wallMs)],
+    [
+      'hw-test library (node process)',
+      started('hwtest-lib'),
+      sec(libLogin),
+      spread('hwtest-lib', (x) => x.wallMs),
+    ],
+    ['hw-test CLI, boot suite (flash, reports)', '', '', spread('hwtest-cli', (x) => x.wallMs)],
   ];
-  const lgCmd = res.get('labgrid')![0]!.marks.command ?? '';
+  const lgCmd = res.get('labgrid')![0].marks.command ?? '';
   const hwCmd = bareArgs('DISK').args.join(' ');
   const ratioLib = wall('hwtest-lib') / lgWall;
   const ratioCli = wall('hwtest-cli') / lgWall;
@@ -151,10 +173,11 @@ carry that noise). The reference image (\`hw-test image build --arch x86_64 --va
 qemu-x86-64, a fresh copy of the disk for each run, GRUB from the disk. Each tool does the same
 work: power on, wait for the login prompt and log in (root / hwtest), run \`uname -r\` and check its
 exit code, power off. The four are alternated, ${RUNS} rounds, the order rotated each round; medians,
-seconds, wall time of the whole process (interpreter start-up and imports included).
+seconds, wall time of the whole process (interpreter start-up and imports included), with the
+range over the rounds in brackets.
 
-| tool | to the login prompt | whole work |
-| --- | --- | --- |
+| tool | process start to power on | to the login prompt | whole work |
+| --- | --- | --- | --- |
 ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 
 - ratio hw-test / labgrid: **${ratioLib.toFixed(2)}** (library), ${ratioCli.toFixed(2)} (CLI, which also copies
@@ -162,6 +185,11 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
   JUnit, Allure and summary.json). Target <= 1.0.
 - hw-test's overhead over the bare boot: ${pct(overLogin)} to the login prompt (hw-test counted from its
   own process start, QEMU from its spawn), ${pct(overDone)} for the whole work. Target < 5%.
+
+The hw-test library's own cost over its whole run: ${sec(med('hwtest-lib', (x) => x.marks.cpuMs))} s of CPU (node start-up
+and imports included), its main thread woke ${med('hwtest-lib', (x) => x.marks.wakeups).toFixed(0)} times
+(${(med('hwtest-lib', (x) => x.marks.wakeups) / (wall('hwtest-lib') / 1000)).toFixed(0)} per second: console bytes, the 250 ms
+device-node watch, the prompts' 30 ms quiet timers).
 
 The QEMU command lines (machine, CPU, memory, SMP, accelerator, disk device and NIC are the same;
 each tool attaches the serial console and QMP its own way):
@@ -177,13 +205,16 @@ stripped. Beyond the work itself, labgrid's ShellDriver injects its \`run\` shel
 SIGKILL (a power cut).
 `,
   );
-  console.error(`boot: labgrid ${sec(lgWall)} s, hw-test ${sec(wall('hwtest-lib'))} s, ratio ${ratioLib.toFixed(2)}`);
+  console.error(
+    `boot: labgrid ${sec(lgWall)} s, hw-test ${sec(wall('hwtest-lib'))} s, ratio ${ratioLib.toFixed(2)}`,
+  );
 }
 
 async function main(parts: string[]): Promise<void> {
   const all = ['boot', 'whole', 'scale', 'startup'];
   const want = parts.length ? parts : all;
-  for (const p of want) if (!all.includes(p)) throw new Error(`unknown part ${p}: expected ${all.join(', ')}`);
+  for (const p of want)
+    if (!all.includes(p)) throw new Error(`unknown part ${p}: expected ${all.join(', ')}`);
   mkdirSync(WORK, { recursive: true });
   if (want.includes('startup')) startupBench();
   if (want.includes('boot')) await bootBench();
