@@ -158,7 +158,7 @@ async function bootBench(): Promise<void> {
     ['hw-test CLI, boot suite (flash, reports)', '', '', spread('hwtest-cli', (x) => x.wallMs)],
   ];
   const lgCmd = res.get('labgrid')![0].marks.command ?? '';
-  const hwCmd = bareArgs('DISK').args.join(' ');
+  const hwCmd = bareArgs('DISK').args.join(' ').replace('-name bench-bare', '-name BOARD');
   const ratioLib = wall('hwtest-lib') / lgWall;
   const ratioCli = wall('hwtest-cli') / lgWall;
   const overLogin = libLogin / bareLogin - 1;
