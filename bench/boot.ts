@@ -40,11 +40,15 @@ export const WORK = join(homedir(), '.cache/hw-test/bench/boot');
 function ensureLabgrid(): void {
   if (spawnSync(PY, ['-c', 'import labgrid'], { stdio: 'ignore' }).status === 0) return;
   console.error('installing labgrid from Debian (python3-labgrid) ...');
-  const r = spawnSync('apt-get', ['install', '-y', '-q', 'python3-labgrid'], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  if (r.status !== 0) throw new Error('apt-get install python3-labgrid failed: run it as root, then retry');
+  const apt = (...args: string[]) =>
+    spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status;
+  // A fresh machine may have no package lists yet.
+  if (apt('install', '-y', '-q', 'python3-labgrid') === 0) return;
+  if (apt('update', '-q') === 0 && apt('install', '-y', '-q', 'python3-labgrid') === 0) return;
+  throw new Error('apt-get install python3-labgrid failed: run it as root, then retry');
 }
 
 /** A lab file of plain QEMU instances (QEMU's own power), so no run shares a lock with others. */
