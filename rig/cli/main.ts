@@ -95,6 +95,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 let settled = false;
+
+/**
+ * The run is over and reported: a handle some library left open (a half-closed socket to a board
+ * that was powered off) must not keep a Jenkins step waiting. Unref'd, so a clean exit is not delayed.
+ */
+function lingerGuard(): void {
+  setTimeout(() => process.exit(), 5000).unref();
+}
 // An event loop that drains while the run is still pending (a stalled stream) must not exit 0.
 process.on('exit', () => {
   if (!settled && !process.exitCode) {
@@ -107,9 +115,11 @@ main(process.argv.slice(2)).then(
   (code) => {
     settled = true;
     process.exitCode = code;
+    lingerGuard();
   },
   (err: unknown) => {
     settled = true;
+    lingerGuard();
     if (err instanceof HwTestError) {
       process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);

@@ -109,6 +109,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     },
   });
 
+  if (opts.grep) collector.grep = new RegExp(opts.grep);
   const mocha = new Mocha({
     // Each step inside a test has the board's own deadline; mocha's is only a last resort.
     timeout: 0,
