@@ -51,7 +51,17 @@ export interface OsProfile {
     breadcrumbs?: { altboot?: string; health?: string };
     /** Console patterns (regular expressions); see rig/update/settings.ts for the defaults. */
     markers?: Partial<
-      Record<'bootAttempt' | 'altboot' | 'userspace' | 'reset' | 'writing' | 'verifying' | 'switched' | 'committed', string>
+      Record<
+        | 'bootAttempt'
+        | 'altboot'
+        | 'userspace'
+        | 'reset'
+        | 'writing'
+        | 'verifying'
+        | 'switched'
+        | 'committed',
+        string
+      >
     >;
   };
   file: string;

@@ -58,8 +58,8 @@ describe('reference OS variants, each caught by its suite (qemu-x86-64, TCG)', f
     expect(s.verdict).to.equal('fail');
     const failed = s.tests.filter((t) => t.verdict === 'fail');
     expect(failed).to.have.length(1);
-    expect(failed[0]!.message).to.match(/not reached within \d+ s/);
-    expect(failed[0]!.message).to.not.match(/panic/i);
+    expect(failed[0].message).to.match(/not reached within \d+ s/);
+    expect(failed[0].message).to.not.match(/panic/i);
     expect(byTitle(s, /reaches the bootloader/).verdict).to.equal('pass');
     expect(byTitle(s, /logs in on the console/).verdict).to.equal('skipped');
   });
