@@ -18,7 +18,9 @@ export function combinedRows(summaries: RunSummary[], reportsDir: string): Combi
     const suites: Record<string, Verdict> = {};
     for (const name of s.suites) {
       const tests = s.tests.filter((t) => t.suite === name);
-      if (tests.length) suites[name] = worst(tests.map((t) => t.verdict));
+      // A suite whose every test skipped checked nothing: it must never read as a pass.
+      if (tests.length && tests.every((t) => t.verdict === 'skipped')) suites[name] = 'skipped';
+      else if (tests.length) suites[name] = worst(tests.map((t) => t.verdict));
       else if (s.verdict !== 'pass') suites[name] = s.verdict;
     }
     return {
