@@ -62,35 +62,46 @@ export class ReplaySpawner implements Spawner {
   start(cmd: string, args: readonly string[]): ProcessHandle {
     const command = commandLine(cmd, args);
     this.calls.push(command);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let resolveExit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {};
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (r) => (resolveExit = r),
-    );
-    let running = true;
-    const end = (signal: NodeJS.Signals) => {
-      if (!running) return;
-      running = false;
-      stdout.end();
-      stderr.end();
-      resolveExit({ code: null, signal });
-    };
-    return {
-      pid: undefined,
-      command,
-      stdout,
-      stderr,
-      stdin: null,
-      exited,
-      get running() {
-        return running;
-      },
-      kill: (signal = 'SIGTERM') => end(signal),
-      stop: async () => {
-        end('SIGTERM');
-        await exited;
-      },
-    };
+    return fakeProcess(command).handle;
   }
+}
+
+/** A process that prints what it is told and ends when told (or killed): for simulated tools. */
+export function fakeProcess(command: string): {
+  handle: ProcessHandle;
+  stdout: PassThrough;
+  stderr: PassThrough;
+  end: (code: number | null, signal: NodeJS.Signals | null) => void;
+} {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let resolveExit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {};
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (r) => (resolveExit = r),
+  );
+  let running = true;
+  const end = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (!running) return;
+    running = false;
+    stdout.end();
+    stderr.end();
+    resolveExit({ code, signal });
+  };
+  const handle: ProcessHandle = {
+    pid: undefined,
+    command,
+    stdout,
+    stderr,
+    stdin: null,
+    exited,
+    get running() {
+      return running;
+    },
+    kill: (signal = 'SIGTERM') => end(null, signal),
+    stop: async () => {
+      end(null, 'SIGTERM');
+      await exited;
+    },
+  };
+  return { handle, stdout, stderr, end };
 }

@@ -2,9 +2,8 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync
 import { nodeSysfsFs, type SysfsFs } from '../../rig/gpio/sysfs.js';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { WaitEnv } from '../../rig/sdmux/block-device.js';
-import { ReplaySpawner, type ReplayEntry } from '../../rig/util/spawn-replay.js';
+import { ReplaySpawner, fakeProcess, type ReplayEntry } from '../../rig/util/spawn-replay.js';
 import { commandLine, type ProcessHandle } from '../../rig/util/spawn.js';
 
 /** A clock that advances only when a wait sleeps, and a set of paths that "exist". */
@@ -52,36 +51,7 @@ export class ScriptedSpawner extends ReplaySpawner {
     const script = this.scripts.find((s) => s.match.test(command));
     if (!script) return super.start(cmd, args);
     this.calls.push(command);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let running = true;
-    let resolveExit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {};
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (r) => (resolveExit = r),
-    );
-    const end = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (!running) return;
-      running = false;
-      stdout.end();
-      stderr.end();
-      resolveExit({ code, signal });
-    };
-    const handle: ProcessHandle = {
-      pid: undefined,
-      command,
-      stdout,
-      stderr,
-      stdin: null,
-      exited,
-      get running() {
-        return running;
-      },
-      kill: (signal = 'SIGTERM') => end(null, signal),
-      stop: async () => {
-        end(null, 'SIGTERM');
-        await exited;
-      },
-    };
+    const { handle, stdout, stderr, end } = fakeProcess(command);
     this.running.push(handle);
     setImmediate(() => {
       if (script.stdout) stdout.write(script.stdout);

@@ -1,5 +1,5 @@
-import { PassThrough } from 'node:stream';
 import { commandLine, type ProcessHandle, type RunResult, type Spawner } from '../../rig/util/spawn.js';
+import { fakeProcess } from '../../rig/util/spawn-replay.js';
 import type { FakeWaitEnv } from './helpers.js';
 import { GPIOD, SDMUX_CTRL, UHUBCTL, USBSDMUX } from './tool-output.js';
 
@@ -30,41 +30,13 @@ export class ToolSimSpawner implements Spawner {
     const command = commandLine(cmd, args);
     this.calls.push(command);
     const r = this.handler(cmd, args);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let running = true;
-    let resolveExit: (v: { code: number | null; signal: NodeJS.Signals | null }) => void = () => {};
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (res) => (resolveExit = res),
-    );
-    const end = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (!running) return;
-      running = false;
-      stdout.end();
-      stderr.end();
-      resolveExit({ code, signal });
-    };
+    const { handle, stdout, stderr, end } = fakeProcess(command);
     setImmediate(() => {
       if (r.stdout) stdout.write(r.stdout);
       if (r.stderr) stderr.write(r.stderr);
       if (r.code) setImmediate(() => end(r.code!, null));
     });
-    return {
-      pid: undefined,
-      command,
-      stdout,
-      stderr,
-      stdin: null,
-      exited,
-      get running() {
-        return running;
-      },
-      kill: (s = 'SIGTERM') => end(null, s),
-      stop: async () => {
-        end(null, 'SIGTERM');
-        await exited;
-      },
-    };
+    return handle;
   }
 }
 
