@@ -12,7 +12,7 @@ import { createLabBoard } from '../../rig/rig/lab-board.js';
 import { flashToStorage } from '../../rig/runner/flash-step.js';
 import { withInfraRetries } from '../../rig/runner/run-board.js';
 import { GOOD_BOOT, SimBoard } from '../helpers/sim-board.js';
-import { makeImage, MiB, tmpDir } from './flash-helpers.js';
+import { makeImage, MiB, tmpDir, withWrite } from './flash-helpers.js';
 
 /**
  * The rows of the fault matrix that need hardware this machine does not have (a relay, an SD mux,
@@ -21,31 +21,6 @@ import { makeImage, MiB, tmpDir } from './flash-helpers.js';
  */
 
 const errno = (code: string) => Object.assign(new Error(code), { code });
-
-type Write = (buf: Buffer, length: number, position: number) => Promise<void>;
-
-/** The real target with another write (its methods stay bound to it). */
-function withWrite(t: Target, write: (real: Write) => Write): Target {
-  return {
-    get path() {
-      return t.path;
-    },
-    get direct() {
-      return t.direct;
-    },
-    get align() {
-      return t.align;
-    },
-    get zeroed() {
-      return t.zeroed;
-    },
-    buffers: (c, s) => t.buffers(c, s),
-    read: (b, l, p) => t.read(b, l, p),
-    sync: () => t.sync(),
-    close: () => t.close(),
-    write: write((b, l, p) => t.write(b, l, p)),
-  };
-}
 
 /** A target whose writes fail as `fault(attempt)` says, over a real file. */
 function failingTarget(fault: (attempt: number) => string | undefined, onOpen: () => number): FlashDeps {

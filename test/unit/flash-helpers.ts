@@ -1,3 +1,4 @@
+import type { Target } from '../../rig/flash/target.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -72,4 +73,29 @@ export async function withLoop<T>(file: string, fn: (dev: string) => Promise<T>)
   } finally {
     spawnSync('losetup', ['-d', dev]);
   }
+}
+
+export type Write = (buf: Buffer, length: number, position: number) => Promise<void>;
+
+/** The real target with another write (its methods stay bound to it). */
+export function withWrite(t: Target, write: (real: Write) => Write): Target {
+  return {
+    get path() {
+      return t.path;
+    },
+    get direct() {
+      return t.direct;
+    },
+    get align() {
+      return t.align;
+    },
+    get zeroed() {
+      return t.zeroed;
+    },
+    buffers: (c, s) => t.buffers(c, s),
+    read: (b, l, p) => t.read(b, l, p),
+    sync: () => t.sync(),
+    close: () => t.close(),
+    write: write((b, l, p) => t.write(b, l, p)),
+  };
 }

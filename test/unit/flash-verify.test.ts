@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InfraError } from '../../rig/errors.js';
 import { flash, REAL_DEPS, type FlashDeps } from '../../rig/flash/index.js';
 import { openTarget, withRetries, type Target } from '../../rig/flash/target.js';
-import { makeImage, MiB, run, tmpDir } from './flash-helpers.js';
+import { makeImage, MiB, run, tmpDir, withWrite } from './flash-helpers.js';
 
 /** A destination that flips one bit of what it is asked to write at `offset`: a bad card, a bad cable. */
 function flipping(at: number): FlashDeps {
@@ -12,32 +12,14 @@ function flipping(at: number): FlashDeps {
     ...REAL_DEPS,
     async openTarget(info, size): Promise<Target> {
       const t = await openTarget(info, size);
-      return {
-        get path() {
-          return t.path;
-        },
-        get direct() {
-          return t.direct;
-        },
-        get align() {
-          return t.align;
-        },
-        get zeroed() {
-          return t.zeroed;
-        },
-        buffers: (c, s) => t.buffers(c, s),
-        read: (b, l, p) => t.read(b, l, p),
-        sync: () => t.sync(),
-        close: () => t.close(),
-        async write(buf, length, position) {
-          if (at >= position && at < position + length) {
-            const copy = Buffer.from(buf.subarray(0, length));
-            copy[at - position] ^= 0x10;
-            return t.write(copy, length, position);
-          }
-          return t.write(buf, length, position);
-        },
-      };
+      return withWrite(t, (real) => (buf, length, position) => {
+        if (at >= position && at < position + length) {
+          const copy = Buffer.from(buf.subarray(0, length));
+          copy[at - position] ^= 0x10;
+          return real(copy, length, position);
+        }
+        return real(buf, length, position);
+      });
     },
   };
 }
