@@ -57,8 +57,8 @@ describe('combined board x suite table', function () {
       ],
       '/r',
     );
-    expect(rows[0]!.suites).to.deep.equal({ boot: 'pass', network: 'pass', wifi: 'skipped' });
-    expect(rows[1]!.suites).to.deep.equal({ boot: 'pass', network: 'fail', wifi: 'skipped' });
+    expect(rows[0].suites).to.deep.equal({ boot: 'pass', network: 'pass', wifi: 'skipped' });
+    expect(rows[1].suites).to.deep.equal({ boot: 'pass', network: 'fail', wifi: 'skipped' });
     const table = combinedTable(rows, ['boot', 'network', 'wifi']);
     expect(table[1]).to.match(/^a\s+pass\s+pass\s+skipped\s+12\.3 s\s+-\s+PASS$/);
     expect(table[2]).to.match(/^b\s+pass\s+fail\s+skipped\s+12\.3 s\s+-\s+FAIL$/);
