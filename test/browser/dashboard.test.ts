@@ -6,20 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { renderFixtureLab, type RenderedLab } from './render-fixtures.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS } from './chromium.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(process.cwd(), 'reports/test-output/browser');
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** What the fixture runs' latest verdicts are (test/fixtures/runs/generate.ts), board by board. */
 const EXPECTED: Record<string, Record<string, string>> = {

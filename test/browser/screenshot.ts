@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { serveStatic } from './static-server.js';
 
 const [reportsDir, out] = process.argv.slice(2);
@@ -17,19 +18,10 @@ if (!reportsDir || !out) {
 const server = await serveStatic(reportsDir);
 const profile = await mkdtemp(join(tmpdir(), 'hw-test-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
+  executablePath: CHROMIUM,
   headless: true,
   viewport: { width: 1280, height: 900 },
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  args: CHROMIUM_ARGS,
 });
 try {
   // Nothing leaves 127.0.0.1, as in the test.
