@@ -8,12 +8,16 @@ import { logger } from '../log.js';
 import type { Spawner } from '../util/spawn.js';
 import type { ImageFormat } from './flasher.js';
 import { detectFormat } from './format.js';
+import { nativeZstd, zstdChunks } from './zstd.js';
 
 const log = logger('flash:source');
 
-/** A decompressed image as a stream; `done` rejects with an InputError when the data was bad. */
+/**
+ * A decompressed image as a stream of chunks, in order; a chunk may be reused once the next one is
+ * asked for. `done` rejects with an InputError when the data was bad.
+ */
 export interface ImageStream {
-  stream: Readable;
+  chunks: AsyncIterable<Buffer>;
   done: Promise<void>;
   close(): void;
 }
@@ -53,7 +57,7 @@ function toolStream(spawner: Spawner, cmd: string, args: string[], path: string)
     });
   });
   done.catch(() => {});
-  return { stream: proc.stdout!, done, close: () => proc.kill('SIGKILL') };
+  return { chunks: proc.stdout!, done, close: () => proc.kill('SIGKILL') };
 }
 
 /** yauzl is loaded only for zip images: the other formats start faster without it. */
@@ -108,7 +112,7 @@ async function zipSource(path: string): Promise<ImageSource> {
     });
     done.catch(() => {});
     void done.finally(() => z.close()).catch(() => {});
-    return { stream, done, close: () => stream.destroy() };
+    return { chunks: stream, done, close: () => stream.destroy() };
   };
   return { path, format: 'zip', size: entry.uncompressedSize, entry: entry.fileName, open };
 }
@@ -124,7 +128,7 @@ function gzStream(path: string): ImageStream {
     gunzip.on('end', resolve);
   });
   done.catch(() => {});
-  return { stream: file.pipe(gunzip), done, close: () => (file.destroy(), gunzip.destroy()) };
+  return { chunks: file.pipe(gunzip), done, close: () => (file.destroy(), gunzip.destroy()) };
 }
 
 /** Reads a whole stream to count its bytes: the integrity pass for formats with no index. */
@@ -133,7 +137,7 @@ async function countBytes(s: ImageStream, signal?: AbortSignal): Promise<number>
   const onAbort = () => s.close();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const chunk of s.stream) n += (chunk as Buffer).length;
+    for await (const chunk of s.chunks) n += chunk.length;
     await s.done;
     return n;
   } finally {
@@ -185,6 +189,8 @@ export async function inspectSource(
   }
   const open = (): Promise<ImageStream> => {
     if (format === 'gz') return Promise.resolve(gzStream(path));
+    const DCtx = format === 'zst' ? nativeZstd() : null;
+    if (DCtx) return Promise.resolve(nativeZstdStream(DCtx, path));
     const [cmd, args] = tool(format, path);
     return Promise.resolve(toolStream(spawner, cmd, args, path));
   };
@@ -201,5 +207,28 @@ function rawStream(path: string): ImageStream {
     stream.on('end', resolve);
   });
   done.catch(() => {});
-  return { stream, done, close: () => stream.destroy() };
+  return { chunks: stream, done, close: () => stream.destroy() };
+}
+
+/** The zstd-napi decompression as an ImageStream: `done` settles with the generator. */
+function nativeZstdStream(DCtx: NonNullable<ReturnType<typeof nativeZstd>>, path: string): ImageStream {
+  let settle!: (err?: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err === undefined ? resolve() : reject(err));
+  });
+  done.catch(() => {});
+  let closed = false;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const c of zstdChunks(DCtx, path)) {
+        if (closed) break;
+        yield c;
+      }
+      settle();
+    } catch (err) {
+      settle(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+  return { chunks: chunks(), done, close: () => (closed = true) };
 }

@@ -191,8 +191,8 @@ async function writeStream(
     });
   };
   try {
-    for await (const chunk of s.stream) {
-      let c = chunk as Buffer;
+    for await (const chunk of s.chunks) {
+      let c = chunk;
       let cpos = pos;
       pos += c.length;
       while (c.length > 0 && ri < ranges.length) {
@@ -276,8 +276,7 @@ export async function sourceBytes(src: ImageSource, start: number, length: numbe
   const s = await src.open();
   let pos = 0;
   try {
-    for await (const chunk of s.stream) {
-      const c = chunk as Buffer;
+    for await (const c of s.chunks) {
       const a = Math.max(start, pos);
       const b = Math.min(start + length, pos + c.length);
       if (b > a) c.copy(out, a - start, a - pos, b - pos);

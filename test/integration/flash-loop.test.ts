@@ -211,6 +211,18 @@ describe('flash: to a loop device (root)', function () {
       );
     });
 
+    it('a truncated zst', async function () {
+      const zst = join(dir, 'cut.img.zst');
+      const full = spawnSync('zstd', ['-q', '-c', img]).stdout;
+      writeFileSync(zst, full.subarray(0, full.length >> 1));
+      await refused(
+        zst,
+        () => {},
+        (dev) => ({ declared: [dev] }),
+        /cut\.img\.zst: bad image: zstd cannot read it/,
+      );
+    });
+
     it('a zip with no image in it', async function () {
       const zip = zipWith(dir, 'docs.zip', [writeReadme(dir)]);
       await refused(
