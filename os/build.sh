@@ -26,6 +26,7 @@
 #                 boots but never switch back
 #   IMG_KERNEL_ARGS  extra kernel args (may be empty)
 #   IMG_VARIANT   the variant name
+#   IMG_FLASHER_MODE  write|hang|noop for the flasher variants, empty otherwise
 #
 # The bootloader must pass `root=<slot partition device> hwtest.slot=A|B` and the
 # console on the kernel command line; the initramfs and the userspace tools derive
@@ -34,7 +35,7 @@ set -euo pipefail
 
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
-VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback"
+VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
 
 ARCH= VARIANT= OUT= BUNDLE_OUT=
 while (($#)); do
@@ -80,6 +81,18 @@ case $VARIANT in
 v2) version=v2 ;;
 *) version=v1 ;;
 esac
+
+# Flasher images (os/README.md, "Flasher images"): the v1 disk, which writes itself to the internal
+# storage and powers off; -hang never powers off, -noop powers off having written nothing.
+flasher_mode=
+case $VARIANT in
+flasher) flasher_mode=write ;;
+flasher-*) flasher_mode=${VARIANT#flasher-} ;;
+esac
+if [[ -n $flasher_mode && $ARCH != x86_64 ]]; then
+	echo "build: flasher images are built for x86_64 only (the qemu-x86-64-flasher board)" >&2
+	exit 2
+fi
 
 root=$WORK/rootA
 rootfs_build "$root" "$version"
@@ -142,7 +155,7 @@ IMG_OUT=$OUT IMG_ROOTA=$WORK/rootA.ext4 IMG_ROOTB= IMG_STATE=$WORK/state.ext4 IM
 	IMG_BOOT_DIR=$WORK/bootfiles IMG_ROOT_DIR=$root IMG_WORK=$WORK \
 	IMG_KERNEL=$root/boot/vmlinuz IMG_INITRD=$root/boot/initrd.img \
 	IMG_NO_FALLBACK=$([[ $VARIANT == no-fallback ]] && echo 1 || echo 0) \
-	IMG_KERNEL_ARGS=${IMG_KERNEL_ARGS:-} IMG_VARIANT=$VARIANT \
+	IMG_KERNEL_ARGS=${IMG_KERNEL_ARGS:-} IMG_VARIANT=$VARIANT IMG_FLASHER_MODE=$flasher_mode \
 	bash "$IMAGE_SCRIPT" || { echo "build: $IMAGE_SCRIPT failed" >&2; exit 1; }
 
 echo "build: $ARCH $VARIANT -> $OUT ($(du -h --apparent-size "$OUT" | cut -f1) apparent, $(du -h "$OUT" | cut -f1) used) in $((SECONDS - start)) s" >&2

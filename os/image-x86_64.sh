@@ -31,6 +31,11 @@ if [[ ${IMG_NO_FALLBACK:-0} == 1 ]]; then
 fi
 grub-editenv "$work/boot/grub/grubenv" create
 grub-editenv "$work/boot/grub/grubenv" set active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0
+# The virtual flasher board's internal disk is the second virtio disk while the card is in.
+if [[ -n ${IMG_FLASHER_MODE:-} ]]; then
+	grub-editenv "$work/boot/grub/flasherenv" create
+	grub-editenv "$work/boot/grub/flasherenv" set flasher_target=/dev/vdb "flasher_mode=$IMG_FLASHER_MODE"
+fi
 
 # Everything core.img needs is built in, so the boot partition holds no modules.
 cat >"$work/early.cfg" <<'CFG'

@@ -207,7 +207,7 @@ initramfs_build() {
 	local root=$1 out=$2 ird=$WORK/initramfs
 	rm -rf "$ird" && mkdir -p "$ird"/{bin,dev,proc,sys,newroot,lib/modules}
 	cp "$root/bin/busybox" "$ird/bin/busybox"
-	for applet in sh mount umount insmod switch_root sleep cat reboot echo mkdir; do
+	for applet in sh mount umount insmod switch_root sleep cat reboot echo mkdir dd blockdev poweroff halt rm sync; do
 		ln -s busybox "$ird/bin/$applet"
 	done
 	cp -a "$root/lib/modules/." "$ird/lib/modules/"

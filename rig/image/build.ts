@@ -20,6 +20,9 @@ export const VARIANTS = [
   'health-fails',
   'unbootable-update',
   'no-fallback',
+  'flasher',
+  'flasher-hang',
+  'flasher-noop',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
