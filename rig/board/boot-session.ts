@@ -25,6 +25,11 @@ export interface BootDeps {
    */
   retries?: number;
   onRetry?: (attempt: number, reason: string) => void;
+  /**
+   * Where this console was seen working in this run (`during the flasher stage`): a silent boot
+   * is then the board's own failure (a flasher that left internal storage unbootable), not the rig's.
+   */
+  consoleProven?: string;
 }
 
 /**
@@ -131,6 +136,12 @@ export class ConsoleBootSession implements BootSession {
   private classify(err: unknown, what: string): unknown {
     if (!(err instanceof TimeoutError)) return err;
     const received = this.deps.console.bytesReceived - this.bytesAtPowerOn;
+    if (received === 0 && this.deps.consoleProven) {
+      return new FailError(
+        `no output at all on ${this.deps.console.name} while waiting for ${what}, though it worked ${this.deps.consoleProven}: the board did not start from what was written`,
+        err.context,
+      );
+    }
     if (received === 0) {
       return new InfraError(
         `no output at all on ${this.deps.console.name} while waiting for ${what}: check the serial wiring and the power switch`,

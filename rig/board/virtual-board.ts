@@ -1,3 +1,5 @@
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
 import { failurePatterns } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
@@ -5,6 +7,7 @@ import { SerialConsole } from '../console/serial.js';
 import { InputError } from '../errors.js';
 import { QemuPower } from '../power/qemu-power.js';
 import { QemuMachine, type QemuOptions } from '../qemu/qemu.js';
+import { VirtualCardSlot } from '../sdmux/card-slot.js';
 import type { Spawner } from '../util/spawn.js';
 import type { BoardInstance } from './board.js';
 
@@ -26,6 +29,19 @@ export interface VirtualBoard extends BoardInstance {
   readonly power: QemuPower;
   readonly console: SerialConsole;
   readonly qemu: QemuMachine;
+  /** A flasher board's internal storage (the second disk), kept across runs like a real board's. */
+  readonly internalDisk?: string;
+}
+
+/** The internal disk exists, at least `mb` MiB (sparse; what a previous run left on it stays). */
+function ensureInternalDisk(file: string, mb: number): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const fd = openSync(file, 'a');
+  try {
+    if (fstatSync(fd).size < mb << 20) ftruncateSync(fd, mb << 20);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -41,11 +57,21 @@ export function createVirtualBoard(opts: VirtualBoardOptions): VirtualBoard {
     });
   }
   const name = opts.name ?? type.name;
-  const qemu = new QemuMachine({
+  // A flasher board: the card comes and goes through a slot, the internal disk stays.
+  let slot: VirtualCardSlot | undefined;
+  let internalDisk: string | undefined;
+  if (type.boot.medium === 'flasher') {
+    internalDisk = path.join(path.dirname(opts.disk), 'internal.img');
+    ensureInternalDisk(internalDisk, type.qemu.internalDiskMb ?? 512);
+    slot = new VirtualCardSlot(`${name} card slot`, opts.disk, () => qemu.running);
+  }
+  const qemu: QemuMachine = new QemuMachine({
     ...opts.qemu,
     type,
     name,
     disk: opts.disk,
+    internalDisk,
+    cardPresent: slot ? () => slot.cardIn : undefined,
     netArgs: opts.netArgs,
     wrapper: opts.wrapper,
     spawner: opts.spawner,
@@ -73,11 +99,14 @@ export function createVirtualBoard(opts: VirtualBoardOptions): VirtualBoard {
     power,
     console,
     qemu,
+    mux: slot,
+    internalDisk,
     storage: opts.disk,
     async release() {
       if (released) return;
       released = true;
       await power.off();
+      await slot?.off();
       await power.close();
       await console.close();
     },

@@ -29,6 +29,8 @@ export interface BoardType {
     ssh?: number;
     update?: number;
     rollback?: number;
+    /** Flasher boards: the flasher writing internal storage and powering off (default: flash). */
+    flasher?: number;
   };
   capabilities: Capability[];
   qemu?: {
@@ -41,6 +43,8 @@ export interface BoardType {
     diskDevice?: string;
     nicModel?: string;
     extraArgs?: string[];
+    /** Virtual flasher boards: the size of the second disk, the internal storage. */
+    internalDiskMb?: number;
   };
   defaultImage?: { arch: 'x86_64' | 'armv7'; variant: string };
   /** Where it was loaded from, for error messages. */

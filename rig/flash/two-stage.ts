@@ -1,5 +1,5 @@
-import type { Console } from '../console/console.js';
-import { TimeoutError } from '../errors.js';
+import type { Console, FailurePattern } from '../console/console.js';
+import { InfraError, TimeoutError } from '../errors.js';
 import { logger } from '../log.js';
 import type { PowerSwitch } from '../power/power-switch.js';
 import type { SdMux } from '../sdmux/sd-mux.js';
@@ -31,6 +31,13 @@ export interface TwoStageOptions {
   idleCurrentA?: number;
   /** The sensor's sampling period: it can only be polled (default 1000 ms). */
   currentPollMs?: number;
+  /** Console lines that end the flasher stage at once as failed (a panic, the flasher's own error). */
+  failOn?: FailurePattern[];
+  /**
+   * Power on again from internal storage at the end (default true). The run leaves the board off
+   * with the card away, and its boot suite powers on and times the boot from internal storage.
+   */
+  powerOnAfter?: boolean;
 }
 
 export interface TwoStageResult {
@@ -44,13 +51,16 @@ async function currentDrops(
   idle: number,
   pollMs: number,
   signal: AbortSignal,
+  onDraw: () => void,
 ): Promise<void> {
   // The board must first be seen drawing current, so a slow power-on does not pass as "done".
   let seenOn = false;
   for (;;) {
     const a = await sensor.current(signal);
-    if (a > idle) seenOn = true;
-    else if (seenOn) return;
+    if (a > idle) {
+      seenOn = true;
+      onDraw();
+    } else if (seenOn) return;
     await settle(pollMs, signal);
   }
 }
@@ -62,23 +72,27 @@ async function currentDrops(
  * 3. power off, move the card to the host side (the one state every mux has where the board cannot
  *    see it: `off` leaves a mux without a card-power pin on the board side), and power on.
  * The caller has already written the flasher image to the card. The flasher not finishing in time
- * is the image's fault (`fail`).
+ * is the image's fault (`fail`), unless the board never spoke nor drew current (`infra`).
  */
 export async function runTwoStage(board: TwoStageBoard, o: TwoStageOptions): Promise<TwoStageResult> {
   const started = Date.now();
   await board.power.off(o.signal);
   await board.mux?.toBoard(o.signal);
   board.console.skipPending();
+  const bytesAtOn = board.console.bytesReceived;
   await board.power.on(o.signal);
   log('%s: flasher booting', board.name);
 
   const stop = new AbortController();
+  // A board seen drawing current is alive, even with a silent console.
+  let seenCurrent = false;
   const outer = abortPromise(o.signal);
   const waits: Promise<TwoStageResult['doneBy']>[] = [
     board.console
       .expect(new RegExp(o.flasherDone), {
         timeoutMs: o.timeoutMs,
         signal: stop.signal,
+        failOn: o.failOn,
         what: `the flasher to finish (${o.flasherDone})`,
         errorClass: 'fail',
       })
@@ -87,16 +101,25 @@ export async function runTwoStage(board: TwoStageBoard, o: TwoStageOptions): Pro
   if (typeof board.power.current === 'function') {
     const sensor = board.power as CurrentSensor;
     waits.push(
-      currentDrops(sensor, o.idleCurrentA ?? 0.05, o.currentPollMs ?? 1000, stop.signal).then(
-        () => 'current' as const,
-      ),
+      currentDrops(sensor, o.idleCurrentA ?? 0.05, o.currentPollMs ?? 1000, stop.signal, () => {
+        seenCurrent = true;
+      }).then(() => 'current' as const),
     );
   }
   let doneBy: TwoStageResult['doneBy'];
   try {
     doneBy = await Promise.race([...waits, outer.promise]);
   } catch (err) {
-    if (err instanceof TimeoutError) err.context.board = board.name;
+    if (err instanceof TimeoutError) {
+      err.context.board = board.name;
+      // Not one byte from a board just powered on: the serial wiring or the power, not the image.
+      if (board.console.bytesReceived === bytesAtOn && !seenCurrent) {
+        throw new InfraError(
+          `no output at all on ${board.console.name} while waiting for the flasher to finish: check the serial wiring and the power switch`,
+          err.context,
+        );
+      }
+    }
     throw err;
   } finally {
     stop.abort();
@@ -109,6 +132,6 @@ export async function runTwoStage(board: TwoStageBoard, o: TwoStageOptions): Pro
   await board.power.off(o.signal);
   await board.mux?.toHost(o.signal);
   board.console.skipPending();
-  await board.power.on(o.signal);
+  if (o.powerOnAfter !== false) await board.power.on(o.signal);
   return { doneBy, flasherMs };
 }

@@ -22,6 +22,13 @@ export interface QemuOptions {
   type: BoardType;
   /** The board's SD card: a raw disk image file. */
   disk?: string;
+  /**
+   * Whether the card is in the board at this start (a virtual flasher board's mux; default: it
+   * is). Read at each start, as a board reads its slot at power on.
+   */
+  cardPresent?: () => boolean;
+  /** A flasher board's internal storage: a second disk, always there, booted when the card is out. */
+  internalDisk?: string;
   /** Overrides of the board type's `qemu:` block. */
   firmware?: string;
   cpu?: string;
@@ -80,12 +87,23 @@ export function qemuArgs(
   // Paused until the console is attached: QEMU drops pty output that no reader takes.
   args.push('-S', '-chardev', 'pty,id=con', '-serial', 'chardev:con');
   args.push('-qmp', `unix:${qmpSocket},server=on,wait=off`);
-  if (opts.disk) {
+  const device = q.diskDevice ?? 'virtio-blk-pci';
+  // With internal storage, the card boots first while it is in (bootindex), as on the real boards.
+  const order = (i: number) => (opts.internalDisk ? `,bootindex=${i}` : '');
+  if (opts.disk && (opts.cardPresent?.() ?? true)) {
     args.push(
       '-drive',
       `file=${opts.disk},format=raw,if=none,id=sd`,
       '-device',
-      `${q.diskDevice ?? 'virtio-blk-pci'},drive=sd`,
+      `${device},drive=sd${order(0)}`,
+    );
+  }
+  if (opts.internalDisk) {
+    args.push(
+      '-drive',
+      `file=${opts.internalDisk},format=raw,if=none,id=internal`,
+      '-device',
+      `${device},drive=internal${order(1)}`,
     );
   }
   args.push(...(opts.netArgs ?? netdevArgs(opts.type, 'user')));

@@ -123,19 +123,24 @@ function recorder(steps: StepRecord[], onStep?: (s: StepRecord) => void) {
 /**
  * The ordering rules of a board on a rig, whatever the drivers: the board is powered off before
  * the mux moves (the mux's beforeSwitch), and the mux is on the board side before power on.
+ * A flasher board is the exception to the second rule: its card is on the board side only for the
+ * flasher stage (rig/flash/two-stage.ts moves it), and every later power on must boot internal
+ * storage with the card away, or the flasher would run again.
  */
 function compose(
   rawPower: PowerSwitch,
   rawMux: SdMux | undefined,
   record: ReturnType<typeof recorder>,
+  type: BoardType,
 ): { power: PowerSwitch; mux?: SdMux } {
+  const cardBoots = type.boot.medium !== 'flasher';
   let muxSide: MuxState = 'unknown';
   let powered: PowerState = 'unknown';
   let mux: SdMux | undefined;
   const power: PowerSwitch = {
     name: rawPower.name,
     on: async (signal) => {
-      if (mux && muxSide !== 'board') await mux.toBoard(signal);
+      if (mux && cardBoots && muxSide !== 'board') await mux.toBoard(signal);
       await record('power on', () => rawPower.on(signal));
       powered = 'on';
     },
@@ -146,7 +151,7 @@ function compose(
       powered = 'off';
     },
     cycle: async (signal) => {
-      if (mux && muxSide !== 'board') await mux.toBoard(signal);
+      if (mux && cardBoots && muxSide !== 'board') await mux.toBoard(signal);
       await record('power cycle', () => rawPower.cycle(signal));
       powered = 'on';
     },
@@ -206,7 +211,7 @@ export async function createLabBoard(
         opts,
       )
     : undefined;
-  const composed = compose(rawPower, rawMux, record);
+  const composed = compose(rawPower, rawMux, record, type);
   holder.power = composed.power;
   const { SerialConsole } = await import('../console/serial.js');
   const console: Console = new SerialConsole({
@@ -239,7 +244,7 @@ async function virtualLabBoard(
     qemuFactory: opts.qemuFactory,
     beforeSwitch: (signal) => holder.power!.off(signal),
   });
-  const composed = compose(vr.relay, vr.mux, record);
+  const composed = compose(vr.relay, vr.mux, record, type);
   holder.power = composed.power;
   const board = finishBoard(instance, type, opts.os, composed, vr.qemu.console, steps, record, () =>
     vr.releaseHardware(),
@@ -265,7 +270,7 @@ async function plainQemuBoard(
     wrapper: opts.wrapper,
     spawner: opts.spawner,
   });
-  const composed = compose(q.power, undefined, record);
+  const composed = compose(q.power, undefined, record, type);
   return finishBoard(instance, type, opts.os, composed, q.console, steps, record, () => q.release(), disk);
 }
 

@@ -1,4 +1,6 @@
 import type { BoardInstance } from '../board/board.js';
+import { failurePatterns, type BoardType } from '../catalog/board.js';
+import type { TwoStageResult } from '../flash/two-stage.js';
 import type { FlashProgress } from '../flash/flasher.js';
 import type { RunSummary } from '../report/model.js';
 import { sha256File } from './hash.js';
@@ -60,4 +62,26 @@ export async function flashToStorage(
     seconds: r.writeSeconds + r.verifySeconds,
     verified: r.verified,
   };
+}
+
+/**
+ * A flasher board's second stage, after the card holds the flasher: boot it, wait until it has
+ * written internal storage and powered down, then power off with the card away. The boot suite
+ * then boots internal storage, as the board will in the field.
+ */
+export async function runFlasherStage(
+  inst: BoardInstance,
+  type: BoardType,
+  signal: AbortSignal,
+): Promise<TwoStageResult> {
+  const { runTwoStage } = await import('../flash/two-stage.js');
+  const t = type.timeouts;
+  return runTwoStage(inst, {
+    // The schema requires markers.flasherDone of flasher boards; the kernel's line is the default.
+    flasherDone: type.markers.flasherDone ?? 'reboot: Power down',
+    timeoutMs: (t.flasher ?? t.flash ?? 1800) * 1000,
+    failOn: failurePatterns(type),
+    powerOnAfter: false,
+    signal,
+  });
 }

@@ -25,7 +25,7 @@ import { prepareImage, type PreparedImage } from './prepare.js';
 import { Steps } from './steps.js';
 import { labInstance, startAccessPoint, startLabNetwork } from './lab-net.js';
 import { generateWifiCredentials } from '../net/hostapd.js';
-import { flashToStorage, type ProgressSink } from './flash-step.js';
+import { flashToStorage, runFlasherStage, type ProgressSink } from './flash-step.js';
 import { boardHealth, clearQuarantine, healthPath, recordVerdict } from './health.js';
 import { runSuites, suiteFiles } from './suites.js';
 import type { BoardNetwork } from '../../suites/fixture.js';
@@ -209,8 +209,19 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
       ),
     );
 
+    // A flasher board: the card now holds the flasher, which writes internal storage.
+    let consoleProven: string | undefined;
+    if (board.type.boot.medium === 'flasher') {
+      const stage = await steps.run('flasher', () => runFlasherStage(inst, board.type, opts.signal));
+      events.info(
+        `${board.name}: the flasher wrote internal storage in ${(stage.flasherMs / 1000).toFixed(1)} s (done by ${stage.doneBy === 'console' ? `"${board.type.markers.flasherDone}" on the console` : 'the current reading'}); booting from internal storage`,
+      );
+      if (stage.doneBy === 'console') consoleProven = 'during the flasher stage';
+    }
+
     const patterns = failurePatterns(board.type);
     boot = new ConsoleBootSession({
+      consoleProven,
       type: board.type,
       os: opts.os,
       console: inst.console,

@@ -48,4 +48,22 @@ describe('boot', function () {
     expect(version.stdout.trim(), 'OS version').to.not.equal('');
     rig().attach('os-version', version.stdout.trim());
   });
+
+  // What is on the board may be an older system: a flasher that wrote nothing leaves the last run's
+  // OS on internal storage, a mux that never switched leaves the card as it was. The hostname
+  // configured into this run's copy of the image tells them apart.
+  it("is this run's image (its hostname is the one configured for this run)", async function () {
+    const { boot, os, hostname } = rig();
+    if (boot.failure) skipBecause(this, `not reached: the boot failed before: ${boot.failure.message}`);
+    if (os.configure?.method !== 'fat-files' || !os.configure.files?.hostname) {
+      skipBecause(
+        this,
+        `the OS profile ${os.name} configures no hostname: this run's image cannot be told from an older one`,
+      );
+    }
+    const shell = await boot.shell(rig().signal);
+    const res = await shell.run('cat /proc/sys/kernel/hostname');
+    expect(res.code, `reading the hostname: ${res.stdout}`).to.equal(0);
+    expect(res.stdout.trim(), 'the running system is not the image written in this run').to.equal(hostname);
+  });
 });

@@ -265,7 +265,7 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
         serialLog: true,
         disk: boardDisk(b),
       });
-      expect(summary.tests).to.have.length(6);
+      expect(summary.tests).to.have.length(7);
       expect(r.stdout).to.match(new RegExp(`^${b}\\s+pass\\s+\\d+\\.\\d s\\s+\\d+ MB/s\\s+PASS$`, 'm'));
     }
     expect(r.stdout).to.match(/^BOARD\s+BOOT\s+BOOT TIME\s+FLASH\s+VERDICT$/m);

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { StreamConsole } from '../../rig/console/stream-console.js';
-import { TimeoutError } from '../../rig/errors.js';
+import { InfraError, TimeoutError } from '../../rig/errors.js';
 import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
 import { GpioRelay } from '../../rig/power/gpio-relay.js';
 import { createVirtualMux } from '../../rig/sdmux/virtual-mux.js';
@@ -19,7 +19,7 @@ const SELECT = 4;
  * current); otherwise it boots from the eMMC. Wired through the real relay and GPIO mux drivers
  * over a simulated chip, as the virtual rig is.
  */
-function rig(opts: { flasherPrints?: boolean } = {}) {
+function rig(opts: { flasher?: 'done' | 'silent' | 'hangs' | 'fails' } = {}) {
   const dir = tmpDir('hwt-2stage-');
   const chip = new SimGpioChip('sim-2stage');
   const card = join(dir, 'sd.img');
@@ -45,9 +45,13 @@ function rig(opts: { flasherPrints?: boolean } = {}) {
     if (cardOnBoard) {
       booted.push('sd');
       amps = 0.8;
+      const flasher = opts.flasher ?? 'done';
+      if (flasher === 'hangs') serial.write('flashing eMMC...\r\n');
+      if (flasher === 'fails') serial.write('flashing eMMC... FAILED: I/O error\r\n');
+      if (flasher !== 'done' && flasher !== 'silent') return;
       setTimeout(() => {
         copyFileSync(card, emmc);
-        if (opts.flasherPrints !== false) serial.write('flashing eMMC... done\r\nreboot: Power down\r\n');
+        if (flasher === 'done') serial.write('flashing eMMC... done\r\nreboot: Power down\r\n');
         amps = 0.01;
       }, 20);
     } else {
@@ -74,7 +78,7 @@ describe('flash: two-stage flasher images', function () {
   });
 
   it("falls back on the power switch's current reading when the flasher prints nothing", async function () {
-    const r = rig({ flasherPrints: false });
+    const r = rig({ flasher: 'silent' });
     await r.console.open();
     const power = Object.assign(r.power, { current: r.current });
     const res = await runTwoStage(
@@ -87,7 +91,7 @@ describe('flash: two-stage flasher images', function () {
   });
 
   it('fails (the image is at fault) when the flasher never finishes, and does not boot internal storage', async function () {
-    const r = rig({ flasherPrints: false });
+    const r = rig({ flasher: 'hangs' });
     await r.console.open();
     const err = await runTwoStage(
       { name: 'bbb-2', power: r.power, mux: r.mux, console: r.console },
@@ -97,6 +101,50 @@ describe('flash: two-stage flasher images', function () {
     expect((err as TimeoutError).class).to.equal('fail');
     expect((err as TimeoutError).context.board).to.equal('bbb-2');
     expect(r.booted).to.deep.equal(['sd']);
+    await r.simCard.dispose();
+  });
+
+  it('is an infra error, naming the console, when the board neither speaks nor draws current', async function () {
+    const r = rig({ flasher: 'silent' });
+    await r.console.open();
+    const err = await runTwoStage(
+      { name: 'bbb-3', power: r.power, mux: r.mux, console: r.console },
+      { flasherDone: 'reboot: Power down', timeoutMs: 200 },
+    ).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(InfraError);
+    expect((err as Error).message).to.match(/no output at all on uart while waiting for the flasher/);
+    await r.simCard.dispose();
+  });
+
+  it("stops at once on the flasher's failure line, without waiting out the timeout", async function () {
+    const r = rig({ flasher: 'fails' });
+    await r.console.open();
+    const t0 = Date.now();
+    const err = await runTwoStage(
+      { name: 'bbb-4', power: r.power, mux: r.mux, console: r.console },
+      {
+        flasherDone: 'reboot: Power down',
+        timeoutMs: 60_000,
+        failOn: [{ name: 'flasher-failed', pattern: /FAILED/, severity: 'fatal' }],
+      },
+    ).catch((e: unknown) => e);
+    expect(Date.now() - t0).to.be.below(30_000);
+    expect((err as Error & { class?: string }).class).to.equal('fail');
+    expect((err as Error).message).to.match(/FAILED: I\/O error/);
+    expect(r.booted).to.deep.equal(['sd']);
+    await r.simCard.dispose();
+  });
+
+  it('leaves the board off with the card on the host side when the run boots it itself', async function () {
+    const r = rig();
+    await r.console.open();
+    await runTwoStage(
+      { name: 'bbb-5', power: r.power, mux: r.mux, console: r.console },
+      { flasherDone: 'reboot: Power down', timeoutMs: 5000, powerOnAfter: false },
+    );
+    expect(r.booted).to.deep.equal(['sd']);
+    expect(await r.mux.state()).to.equal('host');
+    expect(await r.power.state()).to.equal('off');
     await r.simCard.dispose();
   });
 });

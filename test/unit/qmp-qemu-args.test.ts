@@ -43,6 +43,24 @@ describe('QEMU command line', () => {
     expect(after(args, '-device')).to.deep.equal(['virtio-blk-pci,drive=sd', 'virtio-net-pci,netdev=net0']);
   });
 
+  it('gives a flasher board its internal disk, and the card only while it is in, booted first', () => {
+    const flasher = loadBoard('qemu-x86-64-flasher');
+    let cardIn = true;
+    const opts = { type: flasher, disk: 'sd.img', internalDisk: 'internal.img', cardPresent: () => cardIn };
+    let args = qemuArgs(opts, 's', 'tcg');
+    expect(after(args, '-drive')).to.deep.equal([
+      'file=sd.img,format=raw,if=none,id=sd',
+      'file=internal.img,format=raw,if=none,id=internal',
+    ]);
+    expect(after(args, '-device').slice(0, 2)).to.deep.equal([
+      'virtio-blk-pci,drive=sd,bootindex=0',
+      'virtio-blk-pci,drive=internal,bootindex=1',
+    ]);
+    cardIn = false;
+    args = qemuArgs(opts, 's', 'tcg');
+    expect(after(args, '-drive')).to.deep.equal(['file=internal.img,format=raw,if=none,id=internal']);
+  });
+
   it('takes overrides, network arguments from the caller and extra arguments', () => {
     const netArgs = netdevArgs(x86, 'tap,ifname=hwt-tap0,script=no,downscript=no');
     const args = qemuArgs(
