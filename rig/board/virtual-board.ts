@@ -21,6 +21,11 @@ export interface VirtualBoardOptions {
   spawner?: Spawner;
   /** Instance name (default: the type's name). */
   name?: string;
+  /**
+   * A flasher board's card slot, when a virtual rig's mux holds the card; without it the board
+   * gets a card slot of its own (its `mux`).
+   */
+  cardPresent?: () => boolean;
   /** Further QEMU overrides (firmware, cpu, memory, extra arguments). */
   qemu?: Pick<QemuOptions, 'firmware' | 'cpu' | 'smp' | 'memoryMb' | 'extraArgs'>;
 }
@@ -63,7 +68,7 @@ export function createVirtualBoard(opts: VirtualBoardOptions): VirtualBoard {
   if (type.boot.medium === 'flasher') {
     internalDisk = path.join(path.dirname(opts.disk), 'internal.img');
     ensureInternalDisk(internalDisk, type.qemu.internalDiskMb ?? 512);
-    slot = new VirtualCardSlot(`${name} card slot`, opts.disk, () => qemu.running);
+    if (!opts.cardPresent) slot = new VirtualCardSlot(`${name} card slot`, opts.disk, () => qemu.running);
   }
   const qemu: QemuMachine = new QemuMachine({
     ...opts.qemu,
@@ -71,7 +76,7 @@ export function createVirtualBoard(opts: VirtualBoardOptions): VirtualBoard {
     name,
     disk: opts.disk,
     internalDisk,
-    cardPresent: slot ? () => slot.cardIn : undefined,
+    cardPresent: opts.cardPresent ?? (slot ? () => slot.cardIn : undefined),
     netArgs: opts.netArgs,
     wrapper: opts.wrapper,
     spawner: opts.spawner,

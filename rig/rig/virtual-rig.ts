@@ -32,6 +32,8 @@ export type QemuBoardFactory = (opts: {
   netArgs?: string[];
   wrapper?: string[];
   spawner?: Spawner;
+  /** A flasher board's card: in the board at this power on (read at each start). */
+  cardPresent?: () => boolean;
 }) => Promise<QemuBoardParts>;
 
 /** The default factory: the QEMU board of rig/board/virtual-board.ts, loaded on demand. */
@@ -119,6 +121,9 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
   // A stale link from a crashed run would look like a card on the host side.
   await fsp.rm(hostLink, { force: true });
 
+  // A flasher board boots with or without its card (internal storage): QEMU asks the mux at start.
+  const flasher = type.boot.medium === 'flasher';
+  const holder: { card?: VirtualMuxCard } = {};
   const qemu = await (opts.qemuFactory ?? qemuBoardFactory)({
     type,
     os: opts.os,
@@ -127,6 +132,7 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
     netArgs: opts.netArgs,
     wrapper: opts.wrapper,
     spawner: opts.spawner,
+    cardPresent: flasher ? () => holder.card!.onBoardSide() : undefined,
   });
   const relay = new GpioRelay({
     name: instance.name,
@@ -147,10 +153,11 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
     // Flat out like a real mux: the board goes off before the card moves.
     beforeSwitch: (signal) => (opts.beforeSwitch ? opts.beforeSwitch(signal) : relay.off(signal)),
   });
+  holder.card = card;
   // The relay's contacts: its line level is the board's supply.
   const disposeRelay = chip.onChange(p.line, async (level) => {
     if (level === relay.levelFor('on')) {
-      await card.imageForBoard();
+      if (!flasher) await card.imageForBoard();
       log('%s: relay closed, QEMU on', instance.name);
       await qemu.power.on();
     } else {

@@ -56,6 +56,12 @@ export class VirtualMuxCard {
     }
   }
 
+  /** The card is on the board side (the select line released counts: a mux's default is the board). */
+  onBoardSide(): boolean {
+    const { chip, select } = this.opts;
+    return !(chip.isClaimed(select.line) && chip.level(select.line) === (select.hostLevel ?? 1));
+  }
+
   /** The image QEMU may open: only while the card is on the board side. */
   imageForBoard(): Promise<string> {
     const { chip, select, image } = this.opts;

@@ -121,4 +121,31 @@ describe('two-stage flasher on a virtual board with internal storage (qemu-x86-6
     expect(serial).to.not.match(/reboot: Power down/);
     expect(summary.tests).to.have.length(0);
   });
+
+  it('on the virtual rig (simulated relay and GPIO mux): after the flasher, power on leaves the card on the host side', async function () {
+    const lab = path.join(ROOT, 'boards', 'labs', 'virtual.yaml');
+    const name = 'qemu-x86-64-flasher-rig';
+    const r = await runCli(['--board', name, '--lab', lab, '--suite', 'boot', '--reports', reports]);
+    const { summary } = await expectCleanEnd({
+      board: name,
+      reports,
+      ...r,
+      verdict: 'pass',
+      exitCode: 0,
+      serialLog: true,
+    });
+    const names = summary.steps.map((x) => x.name);
+    const after = names.slice(names.indexOf('flasher'));
+    // The flasher stage ends with the card away; the boot suite's power on does not bring it back.
+    expect(after.slice(0, 5)).to.deep.equal([
+      'flasher',
+      'mux to board',
+      'power on',
+      'power off',
+      'mux to host',
+    ]);
+    const rest = after.slice(5);
+    expect(rest).to.include('power on');
+    expect(rest.slice(0, rest.indexOf('power on') + 1)).to.not.include('mux to board');
+  });
 });

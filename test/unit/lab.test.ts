@@ -79,7 +79,7 @@ describe('lab wiring file', () => {
   it('a board not wired here is bad input naming the lab file and the wiring docs', () => {
     const msg = inputError(() => findInstance(loadLab(VIRTUAL_LAB), 'odroid-xu4'));
     expect(msg).to.equal(
-      `${VIRTUAL_LAB}: no board "odroid-xu4" is wired on this host (wired: qemu-armv7-rig, qemu-x86-64-rig); add it to the lab file, see docs/wiring.md`,
+      `${VIRTUAL_LAB}: no board "odroid-xu4" is wired on this host (wired: qemu-armv7-rig, qemu-x86-64-flasher-rig, qemu-x86-64-rig); add it to the lab file, see docs/wiring.md`,
     );
   });
 
