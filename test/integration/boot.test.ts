@@ -41,7 +41,7 @@ for (const [board, bin, arch] of [
       }
       expect(summary.verdict).to.equal('pass');
       expect(summary.image.sha256).to.match(/^[0-9a-f]{64}$/);
-      expect(summary.tests.map((t) => t.verdict)).to.deep.equal(Array(6).fill('pass'));
+      expect(summary.tests.map((t) => t.verdict)).to.deep.equal(Array(7).fill('pass'));
       expect(summary.stages.map((s) => s.stage)).to.deep.equal([
         'bootloader',
         'kernel',
@@ -56,7 +56,7 @@ for (const [board, bin, arch] of [
       // The per-run hostname was configured into the image and the board used it.
       expect(serial).to.match(/hwt-[0-9a-f]{6} login:/);
       const junit = readFileSync(path.join(dir, 'junit.xml'), 'utf8');
-      expect(junit).to.match(/<testsuite name="[^"]+\.boot" tests="6" failures="0" errors="0"/);
+      expect(junit).to.match(/<testsuite name="[^"]+\.boot" tests="7" failures="0" errors="0"/);
       await validateJunit(path.join(dir, 'junit.xml'));
       const allure = (suffix: string) =>
         readdirSync(path.join(dir, 'allure-results'))

@@ -79,7 +79,7 @@ describe('fault matrix on a QEMU board (real faults, TCG)', function () {
       serialLog: true,
       disk: boardDisk(BOARD),
     });
-    expect(summary.tests.map((t) => t.verdict)).to.deep.equal(Array(6).fill('pass'));
+    expect(summary.tests.map((t) => t.verdict)).to.deep.equal(Array(7).fill('pass'));
   });
 
   it('the serial device vanishes for good: infra (exit 3), the board powered off', async function () {
