@@ -14,6 +14,7 @@ PACKAGES=(
 	grub-pc-bin grub-common u-boot-tools                   # their bootloaders
 	mtools dosfstools e2fsprogs fdisk cpio kmod binutils   # image building without mounting (readelf)
 	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison
+	gcc libc6-dev liblzma-dev                              # the flasher's in-process xz decoder (scripts/build-native.sh)
 	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
 	uhubctl usbsdmux gpiod hostapd                         # real rigs: USB hub power, LXA USB-SD-Mux, libgpiod tools, WiFi AP
 	default-jre-headless libxml2-utils                     # Allure HTML, JUnit schema validation
@@ -55,6 +56,8 @@ fi
 
 [[ -d node_modules ]] || die "node_modules is missing: run npm ci first"
 [[ -f dist/rig/cli/main.js ]] || { say "building the controller"; npm run --silent build; }
+# Again after the packages above: npm ci may have run before gcc or liblzma-dev were there.
+bash scripts/build-native.sh
 
 # The default images of the virtual boards, cached by the hash of their inputs.
 for arch in x86_64 armv7; do

@@ -8,6 +8,7 @@ import { logger } from '../log.js';
 import type { Spawner } from '../util/spawn.js';
 import type { ImageFormat } from './flasher.js';
 import { detectFormat } from './format.js';
+import { nativeXz, xzChunks } from './xz.js';
 import { nativeZstd, zstdChunks } from './zstd.js';
 
 const log = logger('flash:source');
@@ -190,7 +191,9 @@ export async function inspectSource(
   const open = (): Promise<ImageStream> => {
     if (format === 'gz') return Promise.resolve(gzStream(path));
     const DCtx = format === 'zst' ? nativeZstd() : null;
-    if (DCtx) return Promise.resolve(nativeZstdStream(DCtx, path));
+    if (DCtx) return Promise.resolve(inProcessStream(zstdChunks(DCtx, path)));
+    const xz = format === 'xz' ? nativeXz() : null;
+    if (xz) return Promise.resolve(inProcessStream(xzChunks(xz, path)));
     const [cmd, args] = tool(format, path);
     return Promise.resolve(toolStream(spawner, cmd, args, path));
   };
@@ -210,8 +213,8 @@ function rawStream(path: string): ImageStream {
   return { chunks: stream, done, close: () => stream.destroy() };
 }
 
-/** The zstd-napi decompression as an ImageStream: `done` settles with the generator. */
-function nativeZstdStream(DCtx: NonNullable<ReturnType<typeof nativeZstd>>, path: string): ImageStream {
+/** A decompression in this process (zstd-napi, liblzma) as an ImageStream: `done` settles with the generator. */
+function inProcessStream(source: AsyncGenerator<Buffer>): ImageStream {
   let settle!: (err?: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
     settle = (err) => (err === undefined ? resolve() : reject(err));
@@ -220,7 +223,7 @@ function nativeZstdStream(DCtx: NonNullable<ReturnType<typeof nativeZstd>>, path
   let closed = false;
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
-      for await (const c of zstdChunks(DCtx, path)) {
+      for await (const c of source) {
         if (closed) break;
         yield c;
       }
