@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,6 +97,17 @@ describe('flash: xz decompressed in process (liblzma, multithreaded)', function 
     const err = await digest(fake).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(InputError);
     expect((err as Error).message).to.match(/fake\.img\.xz: bad image: xz: not in the \.xz format/);
+  });
+
+  it('runs inside an AsyncLocalStorage context and keeps it (allure-mocha, the runner)', async function () {
+    // async_hooks tags each native job's resource object: once that crashed the process.
+    const als = new AsyncLocalStorage<string>();
+    const got = await als.run('run-1', async () => {
+      const d = await digest(`${img}.blocks.xz`);
+      return { ...d, store: als.getStore() };
+    });
+    expect(got.n).to.equal(24 * MiB);
+    expect(got.store).to.equal('run-1');
   });
 
   it('a reader that stops early leaves a decoder that can be used again', async function () {

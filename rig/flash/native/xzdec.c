@@ -210,7 +210,8 @@ static napi_value code(napi_env env, napi_callback_info info) {
 	napi_create_reference(env, argv[4], 1, &j->cb_ref);
 	napi_value name;
 	napi_create_string_utf8(env, "xzdec", NAPI_AUTO_LENGTH, &name);
-	if (napi_create_async_work(env, argv[0], name, execute, complete, j, &j->work) != napi_ok ||
+	/* No resource object of ours: async_hooks (AsyncLocalStorage) tags it, and an external is not extensible. */
+	if (napi_create_async_work(env, NULL, name, execute, complete, j, &j->work) != napi_ok ||
 	    napi_queue_async_work(env, j->work) != napi_ok) {
 		napi_throw_error(env, NULL, "xzdec: cannot queue the work");
 		return NULL;
