@@ -152,7 +152,8 @@ async function listedSize(spawner: Spawner, format: 'xz' | 'zst', path: string):
   if (res.code === 127)
     throw new InputError(`${path}: ${cmd} is not installed (install it to flash this format)`);
   if (res.code !== 0) {
-    const why = (res.stderr.trim().split('\n').pop() ?? '').replace(/^.*?:\s*/, '');
+    // "xz: FILE: Compressed data is corrupt": the file is named once, in front.
+    const why = (res.stderr.trim().split('\n').pop() ?? '').split(': ').pop() ?? '';
     throw new InputError(`${path}: bad image: ${cmd} cannot read it (${why || 'corrupt or truncated'})`, {
       file: path,
     });
