@@ -41,6 +41,18 @@ export function makeImage(path: string, size: number, extents: [number, number][
   return path;
 }
 
+/**
+ * The in-process decompressors' test image: 24 MiB, larger than their 4 MiB input and output
+ * buffers, with zero runs between the data (one extent ends off a sector boundary).
+ */
+export function decompressorImage(dir: string): string {
+  return makeImage(join(dir, 'os.img'), 24 * MiB, [
+    [0, 3 * MiB],
+    [9 * MiB, 5 * MiB + 512],
+    [22 * MiB, MiB],
+  ]);
+}
+
 export function sha256(path: string, length?: number): string {
   const data = readFileSync(path);
   return createHash('sha256')

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
 import { nativeXz, xzChunks } from '../../rig/flash/xz.js';
-import { makeImage, MiB, run, tmpDir } from './flash-helpers.js';
+import { decompressorImage, MiB, run, tmpDir } from './flash-helpers.js';
 
 function binding() {
   const x = nativeXz();
@@ -37,12 +37,7 @@ describe('flash: xz decompressed in process (liblzma, multithreaded)', function 
 
   before(function () {
     dir = tmpDir('hwt-xz-');
-    // Larger than the 4 MiB buffers, with zero runs between the data.
-    img = makeImage(join(dir, 'os.img'), 24 * MiB, [
-      [0, 3 * MiB],
-      [9 * MiB, 5 * MiB + 512],
-      [22 * MiB, MiB],
-    ]);
+    img = decompressorImage(dir);
     // Many blocks (what xz -T0 writes, decoded in parallel) and one block (plain xz: one thread).
     run('sh', ['-c', `xz -0 -T2 --block-size=1MiB -c ${img} > ${img}.blocks.xz`]);
     run('sh', ['-c', `xz -0 -T1 -c ${img} > ${img}.one.xz`]);

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
 import { nativeZstd, zstdChunks } from '../../rig/flash/zstd.js';
-import { makeImage, MiB, run, tmpDir } from './flash-helpers.js';
+import { decompressorImage, MiB, run, tmpDir } from './flash-helpers.js';
 
 async function digest(path: string): Promise<{ sha: string; n: number }> {
   const DCtx = nativeZstd();
@@ -27,12 +27,7 @@ describe('flash: zstd decompressed in process', function () {
 
   before(function () {
     dir = tmpDir('hwt-zstd-');
-    // Larger than the 4 MiB input and output buffers, with zero runs between the data.
-    img = makeImage(join(dir, 'os.img'), 24 * MiB, [
-      [0, 3 * MiB],
-      [9 * MiB, 5 * MiB + 512],
-      [22 * MiB, MiB],
-    ]);
+    img = decompressorImage(dir);
     run('zstd', ['-q', '-k', '-f', img]);
   });
 
