@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
+import { ed25519Pair } from './ssh-key.js';
 
 const { Server, utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
@@ -44,7 +45,7 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
   const allowed = utils.parseKey(opts.authorizedKey);
   if (allowed instanceof Error) throw allowed;
   const key = allowed;
-  const hostKey = opts.hostKey ?? utils.generateKeyPairSync('ed25519').private;
+  const hostKey = opts.hostKey ?? ed25519Pair().private;
   const commands: string[] = [];
   const files = new Map<string, Buffer>();
   const conns = new Set<Connection>();
