@@ -52,6 +52,13 @@ const WHY: Record<number, string> = {
   10: 'the xz data ends in the middle of a stream (truncated?)',
 };
 
+/** One output buffer filled: its bytes, and whether the stream ended there. */
+interface Filled {
+  buf: Buffer;
+  n: number;
+  end: boolean;
+}
+
 const IN_SIZE = 4 << 20;
 const OUT_SIZE = 4 << 20;
 
@@ -64,7 +71,8 @@ const OUT_SIZE = 4 << 20;
 export async function* xzChunks(x: XzBinding, path: string): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   // liblzma's own default for xz -T0 is a quarter of the RAM for the threads' buffers.
-  const dec = x.create(availableParallelism(), Math.floor(totalmem() / 4));
+  const threads = availableParallelism();
+  const dec = x.create(threads, Math.floor(totalmem() / 4));
   const code = (input: Buffer, output: Buffer, finish: boolean) =>
     new Promise<[number, number, number]>((resolve) =>
       x.code(dec, input, output, finish, (ret, consumed, produced) => resolve([ret, consumed, produced])),
@@ -77,16 +85,16 @@ export async function* xzChunks(x: XzBinding, path: string): AsyncGenerator<Buff
       { file: path, offset: decoded },
     );
   };
-  let inFlight: Promise<unknown> | undefined;
+  // The fill in flight, if any: the finally waits for it before ending the decoder.
+  let next: Promise<Filled> | undefined;
   try {
     const outs = [Buffer.allocUnsafe(OUT_SIZE), Buffer.allocUnsafe(OUT_SIZE)];
     let which = 0;
     const input = Buffer.allocUnsafe(IN_SIZE);
     let src = input.subarray(0, 0);
     let eof = false;
-    let ended = false;
     /** Decodes into outs[which] until it is full or the input runs out; reads more input as needed. */
-    const fill = async (): Promise<{ buf: Buffer; n: number; end: boolean }> => {
+    const fill = async (): Promise<Filled> => {
       const buf = outs[which];
       let n = 0;
       for (;;) {
@@ -109,25 +117,20 @@ export async function* xzChunks(x: XzBinding, path: string): AsyncGenerator<Buff
         if (eof && produced === 0 && consumed === 0) fail(10);
       }
     };
-    let next = fill();
-    inFlight = next;
-    while (!ended) {
-      const { buf, n, end } = await next;
-      ended = end;
+    next = fill();
+    while (next) {
+      const { buf, n, end }: Filled = await next;
       which ^= 1;
-      if (!ended) {
-        next = fill();
-        inFlight = next;
-        next.catch(() => {});
-      } else inFlight = undefined;
+      next = end ? undefined : fill();
+      next?.catch(() => {});
       decoded += n;
       if (n > 0) yield buf.subarray(0, n);
     }
-    log('%s: %d bytes decoded with %d threads', path, decoded, availableParallelism());
+    log('%s: %d bytes decoded with %d threads', path, decoded, threads);
   } finally {
     // Never end the decoder under a running lzma_code: the addon defers it, but wait anyway so
     // the file is closed after the last read.
-    await inFlight?.catch(() => {});
+    await next?.catch(() => {});
     x.end(dec);
     await fh.close();
   }
