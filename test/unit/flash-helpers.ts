@@ -53,6 +53,22 @@ export function decompressorImage(dir: string): string {
   ]);
 }
 
+/** The sha256 and length of a decompressor's chunks, stopping after `stopAfter` of them. */
+export async function digestChunks(
+  chunks: AsyncIterable<Buffer>,
+  stopAfter = Infinity,
+): Promise<{ sha: string; n: number }> {
+  const h = createHash('sha256');
+  let n = 0;
+  let count = 0;
+  for await (const c of chunks) {
+    h.update(c);
+    n += c.length;
+    if (++count >= stopAfter) break;
+  }
+  return { sha: h.digest('hex'), n };
+}
+
 export function sha256(path: string, length?: number): string {
   const data = readFileSync(path);
   return createHash('sha256')

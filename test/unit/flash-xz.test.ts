@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
 import { nativeXz, xzChunks } from '../../rig/flash/xz.js';
-import { decompressorImage, MiB, run, tmpDir } from './flash-helpers.js';
+import { decompressorImage, digestChunks, MiB, run, tmpDir } from './flash-helpers.js';
 
 function binding() {
   const x = nativeXz();
@@ -16,17 +16,7 @@ function binding() {
   return x;
 }
 
-async function digest(path: string, stopAfter = Infinity): Promise<{ sha: string; n: number }> {
-  const h = createHash('sha256');
-  let n = 0;
-  let chunks = 0;
-  for await (const c of xzChunks(binding(), path)) {
-    h.update(c);
-    n += c.length;
-    if (++chunks >= stopAfter) break;
-  }
-  return { sha: h.digest('hex'), n };
-}
+const digest = (path: string, stopAfter?: number) => digestChunks(xzChunks(binding(), path), stopAfter);
 
 const toolSha = (path: string) => run('sh', ['-c', `xz -dc ${path} | sha256sum`]).split(' ')[0];
 

@@ -4,18 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
 import { nativeZstd, zstdChunks } from '../../rig/flash/zstd.js';
-import { decompressorImage, MiB, run, tmpDir } from './flash-helpers.js';
+import { decompressorImage, digestChunks, MiB, run, tmpDir } from './flash-helpers.js';
 
-async function digest(path: string): Promise<{ sha: string; n: number }> {
+function digest(path: string): Promise<{ sha: string; n: number }> {
   const DCtx = nativeZstd();
   if (!DCtx) throw new Error('zstd-napi is not built: run npm ci (it compiles libzstd)');
-  const h = createHash('sha256');
-  let n = 0;
-  for await (const c of zstdChunks(DCtx, path)) {
-    h.update(c);
-    n += c.length;
-  }
-  return { sha: h.digest('hex'), n };
+  return digestChunks(zstdChunks(DCtx, path));
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
