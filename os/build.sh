@@ -36,6 +36,8 @@ set -euo pipefail
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
 VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
+# The OSTree variants: os/ostree/build.sh.
+VARIANTS+=" ostree ostree-no-fallback"
 
 ARCH= VARIANT= OUT= BUNDLE_OUT=
 while (($#)); do
@@ -75,6 +77,11 @@ export OS_DIR ARCH CONSOLE
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hw-test-os.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 start=$SECONDS
+if [[ $VARIANT == ostree* ]]; then
+	# shellcheck source=ostree/build.sh
+	. "$OS_DIR/ostree/build.sh"
+	exit 0
+fi
 
 # Version of the disk image's root, and what the update bundle holds.
 case $VARIANT in
