@@ -37,7 +37,7 @@ OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
 VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
 # The OSTree variants: os/ostree/build.sh.
-VARIANTS+=" ostree ostree-no-fallback"
+VARIANTS+=" ostree ostree-no-fallback ostree-noswitch ostree-writes-running"
 
 ARCH= VARIANT= OUT= BUNDLE_OUT=
 while (($#)); do

@@ -10,7 +10,9 @@
 # beside it, FILE's name with -unbootable-update and -health-fails before its extension: each a
 # tar of bundle.conf (commit=, from=, version=) and an inline static delta from v1, with .sha256.
 #
-# Variants: ostree; ostree-no-fallback (GRUB counts trial boots but never falls back).
+# Variants: ostree; sabotaged (each must fail the update-rollback suite): ostree-no-fallback (GRUB
+# counts trial boots but never falls back), ostree-noswitch (the agent installs, the old deployment
+# stays the default), ostree-writes-running (the agent checks the commit out over the booted one).
 
 OSTREE_DIR=$OS_DIR/ostree
 OSTREE_OS=hwtest
@@ -83,6 +85,10 @@ ostree_layout() {
 	# libostree's grub2 backend runs grub-mkconfig (Debian's path) unless OSTREE_GRUB2_EXEC is set.
 	ln -s ../lib/ostree/ostree-grub-generator "$root/usr/sbin/grub-mkconfig"
 	echo '. /usr/lib/hw-test/ostree.sh' >>"$root/usr/lib/hw-test/common.sh"
+	case $VARIANT in
+	ostree-noswitch) ostree_sabotage "$root/usr/sbin/ostree-update" noswitch ;;
+	ostree-writes-running) ostree_sabotage "$root/usr/sbin/ostree-update" writes-running ;;
+	esac
 	anchor='if [ "$(bootenv get rollback_altboot 2>/dev/null)" = 1 ]; then'
 	grep -qxF "$anchor" "$root/etc/init.d/rcS" ||
 		die "os/overlay/etc/init.d/rcS no longer has the line os/ostree/build.sh inserts its hook before: $anchor"
@@ -102,6 +108,18 @@ ostree_layout() {
 	mv "$root/etc/os-release" "$root/usr/lib/os-release"
 	ln -s ../usr/lib/os-release "$root/etc/os-release"
 	mv "$root/etc" "$root/usr/etc"
+}
+
+# Replaces the agent's deploy block (# BEGIN deploy ... # END deploy) by os/ostree/sabotage/NAME.sh.
+ostree_sabotage() {
+	local agent=$1 name=$2
+	grep -q '^# BEGIN deploy' "$agent" && grep -q '^# END deploy' "$agent" ||
+		die "$agent has no # BEGIN deploy / # END deploy block for the $name sabotage"
+	awk -v f="$OSTREE_DIR/sabotage/$name.sh" '
+		/^# BEGIN deploy/ { while ((getline l < f) > 0) print l; skip = 1; next }
+		/^# END deploy/ { skip = 0; next }
+		!skip' "$agent" >"$WORK/agent"
+	cat "$WORK/agent" >"$agent"
 }
 
 # Commits TREE to BRANCH of the build repository with version VERSION.

@@ -23,12 +23,32 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  // os/ostree: the update system is OSTree (deployments of one sysroot), and its broken builds.
+  'ostree',
+  'ostree-no-fallback',
+  'ostree-noswitch',
+  'ostree-writes-running',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
 
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
 const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
+
+/** The bundle file of a variant that has one. */
+function bundleName(variant: string): string | undefined {
+  // One OSTree build writes its three bundles (v2, -unbootable-update, -health-fails) side by side.
+  if (variant.startsWith('ostree')) return 'ostree-v2.bundle';
+  return BUNDLE_VARIANTS.has(variant) ? `rootfs-${variant}.ext4.zst` : undefined;
+}
+
+/**
+ * A folder of os/ named after a variant family (os/ostree for `ostree`, `ostree-no-fallback`) is an
+ * input of that family's builds only, so changing one update system does not rebuild the others.
+ */
+function familyOf(topDir: string): string | undefined {
+  return VARIANTS.some((v) => v === topDir || v.startsWith(`${topDir}-`)) ? topDir : undefined;
+}
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
@@ -53,6 +73,8 @@ export async function inputHash(arch: OsArch, variant: string): Promise<string> 
     const rel = path.relative(osDir, f);
     // The profiles describe the OS to the controller; they do not change what is built.
     if (rel.startsWith('profiles') || rel.endsWith('.md')) continue;
+    const family = familyOf(rel.split(path.sep)[0]);
+    if (family && variant !== family && !variant.startsWith(`${family}-`)) continue;
     h.update(rel)
       .update('\0')
       .update(await readFile(f))
@@ -96,7 +118,8 @@ export async function ensureImage(
   const hash = await inputHash(arch, variant);
   const dir = path.join(cacheRoot(opts.env), 'images', `${arch}-${variant}-${hash}`);
   const image = path.join(dir, 'disk.img');
-  const bundle = BUNDLE_VARIANTS.has(variant) ? path.join(dir, `rootfs-${variant}.ext4.zst`) : undefined;
+  const name = bundleName(variant);
+  const bundle = name ? path.join(dir, name) : undefined;
   if (!opts.force && existsSync(path.join(dir, 'done'))) {
     log('cache hit %s', dir);
     return { arch, variant, image, bundle, hash, cached: true, seconds: 0 };

@@ -22,3 +22,9 @@ hw_ostree_booted() {
 hw_ostree_index() {
 	hw_ostree_deployments | awk -v id="$1" '$0 == id { print NR - 1; exit }'
 }
+
+# The booted deployment's directory in the sysroot.
+hw_ostree_booted_dir() {
+	ostree admin status 2>/dev/null |
+		sed -n "s|^\* \{1,\}$HW_OSTREE_OS \([0-9a-f]\{64\}\.[0-9]\{1,\}\).*|/sysroot/ostree/deploy/$HW_OSTREE_OS/deploy/\1|p"
+}
