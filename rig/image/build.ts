@@ -64,11 +64,17 @@ async function walk(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The hash of every build input: the os/ tree (scripts, overlay, bootloader scripts), arch, variant. */
-export async function inputHash(arch: OsArch, variant: string): Promise<string> {
+/**
+ * The hash of every build input: the os/ tree (scripts, overlay, bootloader scripts), arch, variant;
+ * a variant family's own folder (os/ostree) counts for that family only.
+ */
+export async function inputHash(
+  arch: OsArch,
+  variant: string,
+  osDir = path.join(ROOT, 'os'),
+): Promise<string> {
   const h = createHash('sha256');
   h.update(`hw-test-os\0${arch}\0${variant}\0`);
-  const osDir = path.join(ROOT, 'os');
   for (const f of await walk(osDir)) {
     const rel = path.relative(osDir, f);
     // The profiles describe the OS to the controller; they do not change what is built.
