@@ -199,7 +199,9 @@ rootfs_build() {
 		HW_TEST_ARCH=$ARCH
 	EOF
 	chmod 600 "$root/etc/shadow"
-	chmod 755 "$root"/usr/sbin/* "$root"/usr/lib/hw-test/* "$root"/etc/init.d/*
+	# Regular files only: usr/sbin also holds busybox's applet links to /bin/busybox, which chmod
+	# would follow to the build host's own busybox (and fail without root).
+	find "$root/usr/sbin" "$root/usr/lib/hw-test" "$root/etc/init.d" -maxdepth 1 -type f -exec chmod 755 {} +
 }
 
 # Packs a busybox initramfs for ROOT's kernel and modules into OUT (gzip cpio).

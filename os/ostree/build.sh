@@ -148,9 +148,11 @@ ostree_bundle() {
 	from=$(ostree --repo="$WORK/repo" rev-parse "$OSTREE_OS/v1") || die "no commit for $OSTREE_OS/v1"
 	version=$(ostree --repo="$WORK/repo" show "$commit" | sed -n 's/^ *Version: //p')
 	ostree --repo="$WORK/repo" static-delta generate --from="$from" --to="$commit" --inline \
-		--min-fallback-size=0 --filename="$dir/delta" >/dev/null || die "static-delta generate for $branch failed"
+		--min-fallback-size=0 --filename="$dir/delta" >"$dir/generate.log" 2>&1 ||
+		die "static-delta generate for $branch failed: $(tail -n3 "$dir/generate.log")"
 	printf 'commit=%s\nfrom=%s\nversion=%s\nos=%s\n' "$commit" "$from" "$version" "$OSTREE_OS" >"$dir/bundle.conf"
 	mkdir -p "$(dirname "$out")"
+	rm -f "$dir/generate.log"
 	tar -cf "$out" -C "$dir" --owner=0 --group=0 --numeric-owner bundle.conf delta || die "tar of $out failed"
 	(cd "$(dirname "$out")" && sha256sum "$(basename "$out")") >"$out.sha256"
 	rm -rf "$dir"
