@@ -20,6 +20,8 @@ if [ "$(bootenv get fallback 2>/dev/null)" = 1 ]; then
 			hw_log "ostree: removed the failed deployment $failed"
 			idx=$(hw_ostree_index "$booted")
 		done
+		# In place for GRUB (it does not replay ext4's journal) before fallback is cleared.
+		sync
 		[ "$idx" = 0 ] && bootenv set fallback=0
 	else
 		hw_log "ostree: fallback pending but the booted deployment ${booted:-?} is not the committed one"
