@@ -49,7 +49,7 @@ export interface OsProfile {
     bootlimitVariable?: string;
     /** Breadcrumb names (default: balenaOS's rollback-altboot-triggered, rollback-health-triggered). */
     breadcrumbs?: { altboot?: string; health?: string };
-    /** Console patterns (regular expressions); see rig/update/settings.ts for the defaults. */
+    /** Console patterns (regular expressions); see suites/update-rollback/lib/settings.ts for the defaults. */
     markers?: Partial<
       Record<
         | 'bootAttempt'

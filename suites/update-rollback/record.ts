@@ -8,12 +8,12 @@ import {
   formatState,
   type BoardState,
   type CommandRunner,
-} from '../../rig/update/board-state.js';
-import { formatLog, splitBoots } from '../../rig/update/boots.js';
-import { sha256Of } from '../../rig/update/bundle.js';
-import { LogTail } from '../../rig/update/log-tail.js';
-import type { UpdateMarkers } from '../../rig/update/settings.js';
-import type { UpdateFlow } from '../../rig/update/update-flow.js';
+} from './lib/board-state.js';
+import { formatLog, splitBoots } from './lib/boots.js';
+import { sha256Of } from './lib/bundle.js';
+import { LogTail } from './lib/log-tail.js';
+import type { UpdateMarkers } from './lib/settings.js';
+import type { UpdateFlow } from './lib/update-flow.js';
 
 /**
  * What each test of the suite leaves in its report: the serial log of every boot it went

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { rig, skipBecause } from '../fixture.js';
 import { InfraError, errorMessage } from '../../rig/errors.js';
 import { REFERENCE_OS } from '../../rig/catalog/os-profile.js';
-import type { BoardState } from '../../rig/update/board-state.js';
-import { resolveBundle, type Bundle } from '../../rig/update/bundle.js';
-import { judgeAfterCut, otherSlot, rollbackProblems } from '../../rig/update/consistency.js';
-import { cutDuringUpdate, type Calibration } from '../../rig/update/cut.js';
-import { LogTail } from '../../rig/update/log-tail.js';
+import type { BoardState } from './lib/board-state.js';
+import { resolveBundle, type Bundle } from './lib/bundle.js';
+import { judgeAfterCut, otherSlot, rollbackProblems } from './lib/consistency.js';
+import { cutDuringUpdate, type Calibration } from './lib/cut.js';
+import { LogTail } from './lib/log-tail.js';
 import {
   defaultDurations,
   describePlan,
@@ -14,9 +14,9 @@ import {
   parseSeed,
   planCuts,
   type CutPlan,
-} from '../../rig/update/powercut.js';
-import { missingCommands } from '../../rig/update/settings.js';
-import { UpdateFlow, type FollowResult } from '../../rig/update/update-flow.js';
+} from './lib/powercut.js';
+import { missingCommands } from './lib/settings.js';
+import { UpdateFlow, type FollowResult } from './lib/update-flow.js';
 import { TestRecord, dataFileProblems, writeDataFile, type DataFile } from './record.js';
 
 /**

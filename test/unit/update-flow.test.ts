@@ -8,10 +8,10 @@ import { ROOT } from '../../rig/catalog/schema.js';
 import { StreamConsole } from '../../rig/console/stream-console.js';
 import { FailError, InterruptedError, TimeoutError } from '../../rig/errors.js';
 import type { PowerSwitch } from '../../rig/power/power-switch.js';
-import { bootAttempts, splitBoots } from '../../rig/update/boots.js';
-import { phaseAt } from '../../rig/update/cut.js';
-import { LogTail } from '../../rig/update/log-tail.js';
-import { UpdateFlow, type RunningUpdate } from '../../rig/update/update-flow.js';
+import { bootAttempts, splitBoots } from '../../suites/update-rollback/lib/boots.js';
+import { phaseAt } from '../../suites/update-rollback/lib/cut.js';
+import { LogTail } from '../../suites/update-rollback/lib/log-tail.js';
+import { UpdateFlow, type RunningUpdate } from '../../suites/update-rollback/lib/update-flow.js';
 import type { BootSession, BootStage, CommandResult } from '../../suites/fixture.js';
 
 /** Serial logs recorded from the reference OS under QEMU (os/test/vm.py, x86_64, TCG). */

@@ -13,9 +13,9 @@ import {
   unwrapPrefixed,
   type BoardState,
   type CommandRunner,
-} from '../../rig/update/board-state.js';
-import { judgeAfterCut, newBreadcrumbs, otherSlot, rollbackProblems } from '../../rig/update/consistency.js';
-import { missingCommands, renderCommand, updateSettings } from '../../rig/update/settings.js';
+} from '../../suites/update-rollback/lib/board-state.js';
+import { judgeAfterCut, newBreadcrumbs, otherSlot, rollbackProblems } from '../../suites/update-rollback/lib/consistency.js';
+import { missingCommands, renderCommand, updateSettings } from '../../suites/update-rollback/lib/settings.js';
 
 const os = loadOsProfile();
 const settings = updateSettings(os);

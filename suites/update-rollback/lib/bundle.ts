@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../../../rig/errors.js';
 
 /** An update bundle the runner prepared (`update:v2` -> `rootfs-v2.ext4.zst` + `.sha256`). */
 export interface Bundle {

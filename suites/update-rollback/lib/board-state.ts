@@ -1,6 +1,6 @@
-import type { CommandResult, ConsoleShell, Dut } from '../../suites/fixture.js';
-import type { OsProfile } from '../catalog/os-profile.js';
-import { FailError } from '../errors.js';
+import type { CommandResult, ConsoleShell, Dut } from '../../fixture.js';
+import type { OsProfile } from '../../../rig/catalog/os-profile.js';
+import { FailError } from '../../../rig/errors.js';
 import { renderCommand, type UpdateSettings } from './settings.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ConsoleLine } from '../console/console.js';
+import type { ConsoleLine } from '../../../rig/console/console.js';
 import type { UpdateMarkers } from './settings.js';
 
 /** One boot attempt, as the bootloader announced it on the console. */

@@ -1,8 +1,8 @@
-import type { CommandResult, Dut, SuiteContext } from '../../suites/fixture.js';
-import type { ConsoleLine } from '../console/console.js';
-import { FailError, errorMessage } from '../errors.js';
-import { logger } from '../log.js';
-import { settle } from '../util/abort.js';
+import type { CommandResult, Dut, SuiteContext } from '../../fixture.js';
+import type { ConsoleLine } from '../../../rig/console/console.js';
+import { FailError, errorMessage } from '../../../rig/errors.js';
+import { logger } from '../../../rig/log.js';
+import { settle } from '../../../rig/util/abort.js';
 import {
   readBoardState,
   readBootenv,

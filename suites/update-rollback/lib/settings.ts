@@ -1,5 +1,5 @@
-import type { OsProfile } from '../catalog/os-profile.js';
-import { InputError } from '../errors.js';
+import type { OsProfile } from '../../../rig/catalog/os-profile.js';
+import { InputError } from '../../../rig/errors.js';
 
 /**
  * What the update suite needs to know about an OS, resolved from its profile (`update:` and

@@ -1,8 +1,8 @@
-import type { Dut } from '../../suites/fixture.js';
-import type { ConsoleLine } from '../console/console.js';
-import { FailError } from '../errors.js';
-import { logger } from '../log.js';
-import { settle } from '../util/abort.js';
+import type { Dut } from '../../fixture.js';
+import type { ConsoleLine } from '../../../rig/console/console.js';
+import { FailError } from '../../../rig/errors.js';
+import { logger } from '../../../rig/log.js';
+import { settle } from '../../../rig/util/abort.js';
 import { parseBootAttempt } from './boots.js';
 import type { Bundle } from './bundle.js';
 import { LogTail } from './log-tail.js';
