@@ -16,7 +16,14 @@ export interface OsProfile {
   ssh: { user: string; port: number; password?: string | null };
   commands: {
     version: string;
+    /** Prints the token of the slot or deployment running now (the update suite's "booted"). */
+    booted?: string;
+    /** Old name of `booted`. */
     activeSlot?: string;
+    /** Prints 1 while the booted system is on trial (not committed yet), 0 once committed. */
+    trial?: string;
+    /** Deletes `{file}` (default `rm -f {file}`): the update suite's bundle after each test. */
+    remove?: string;
     bootenvGet?: string;
     breadcrumbs?: string;
     update?: string;
@@ -47,6 +54,10 @@ export interface OsProfile {
     trialVariable?: string;
     /** The bootloader's maximum number of boot attempts (default bootlimit). */
     bootlimitVariable?: string;
+    /** The same as a number, when no variable holds it. */
+    bootlimit?: number;
+    /** Board-side commands run after the update installed and before the reboot. */
+    sabotage?: { unbootable?: string; unhealthy?: string };
     /** Breadcrumb names (default: balenaOS's rollback-altboot-triggered, rollback-health-triggered). */
     breadcrumbs?: { altboot?: string; health?: string };
     /** Console patterns (regular expressions); see suites/update-rollback/lib/settings.ts for the defaults. */
@@ -59,7 +70,9 @@ export interface OsProfile {
         | 'writing'
         | 'verifying'
         | 'switched'
-        | 'committed',
+        | 'committed'
+        | 'bootFailed'
+        | 'healthFailed',
         string
       >
     >;

@@ -8,7 +8,7 @@ import type { Bundle } from './bundle.js';
 import { LogTail } from './log-tail.js';
 import { cutDelayMs, type CutPhase, type CutPoint, type PhaseDurations } from './powercut.js';
 import type { UpdateMarkers } from './settings.js';
-import { updateFailed, type RunningUpdate, type UpdateFlow } from './update-flow.js';
+import type { RunningUpdate, UpdateFlow } from './update-flow.js';
 
 const log = logger('update:cut');
 
@@ -34,17 +34,18 @@ export interface CutResult {
 
 /**
  * The phase the console lines (from the start of the update) show the update was in: the last
- * marker seen wins. The copy is before any marker.
+ * marker seen wins. The copy is before any marker; without a writing marker, the write begins
+ * with the update command (its line on the console is not guaranteed: the copy is assumed).
  */
-export function phaseAt(lines: readonly ConsoleLine[], markers: UpdateMarkers, newSlot: string): CutPhase {
+export function phaseAt(lines: readonly ConsoleLine[], markers: UpdateMarkers, old: string): CutPhase {
   let phase: CutPhase = 'copy';
   for (const l of lines) {
     if (phase === 'after-switch') {
       const a = parseBootAttempt(l, markers);
-      if (a?.slot === newSlot) phase = 'first-boot';
-    } else if (markers.switched.test(l.text)) phase = 'after-switch';
-    else if (markers.verifying.test(l.text) && phase !== 'first-boot') phase = 'before-switch';
-    else if (markers.writing.test(l.text) && phase === 'copy') phase = 'write';
+      if (a && (a.slot !== undefined ? a.slot !== old : a.trial === true)) phase = 'first-boot';
+    } else if (markers.switched?.test(l.text)) phase = 'after-switch';
+    else if (markers.verifying?.test(l.text) && phase !== 'first-boot') phase = 'before-switch';
+    else if (markers.writing?.test(l.text) && phase === 'copy') phase = 'write';
   }
   return phase;
 }
@@ -59,7 +60,7 @@ export async function cutDuringUpdate(
   bundle: Bundle,
   point: CutPoint,
   calibration: Calibration,
-  newSlot: string,
+  old: string,
 ): Promise<CutResult> {
   const r = flow.r;
   const tail = new LogTail(r.console, CUT_POLL_MS);
@@ -67,6 +68,7 @@ export async function cutDuringUpdate(
   const signal = AbortSignal.any([r.signal, ctl.signal]);
   let delayMs = cutDelayMs(point, calibration.durations);
   let running: RunningUpdate | undefined;
+  let landed: CutPhase | undefined;
   try {
     if (point.phase === 'copy') {
       const copying = flow.copy(dut, bundle, signal).then(
@@ -77,7 +79,9 @@ export async function cutDuringUpdate(
     } else {
       const { remote } = await flow.copy(dut, bundle);
       running = flow.startUpdate(dut, remote, bundle);
-      delayMs = await waitPhaseStart(flow, tail, running, point, calibration, newSlot, delayMs);
+      const start = await waitPhaseStart(flow, dut, tail, running, point, calibration, old, delayMs);
+      delayMs = start.delayMs;
+      landed = start.landed;
       await settle(delayMs, r.signal);
     }
     await r.power.off(r.signal);
@@ -86,60 +90,97 @@ export async function cutDuringUpdate(
     running?.abandon();
   }
   const lines = tail.seen.slice();
-  const landed = phaseAt(lines, flow.settings.markers, newSlot);
+  // Without console markers the phase is what the suite saw of the command, not what the OS printed.
+  landed = markersTell(flow.settings.markers, point.phase)
+    ? phaseAt(lines, flow.settings.markers, old)
+    : (landed ?? point.phase);
   log('cut #%d planned %s +%d ms, landed in %s', point.index, point.phase, delayMs, landed);
   return { point, delayMs, landed, lines };
+}
+
+/** Whether the OS's markers can tell this phase on the console. */
+function markersTell(m: UpdateMarkers, phase: CutPhase): boolean {
+  switch (phase) {
+    case 'copy':
+    case 'write':
+      return m.writing !== undefined;
+    case 'before-switch':
+      return m.verifying !== undefined || m.writing !== undefined;
+    case 'after-switch':
+      return m.switched !== undefined;
+    case 'first-boot':
+      return m.switched !== undefined && m.bootAttempt !== undefined;
+    default:
+      return false;
+  }
 }
 
 /** Waits for the start of the point's phase and returns the delay to cut after it. */
 async function waitPhaseStart(
   flow: UpdateFlow,
+  dut: Dut,
   tail: LogTail,
   running: RunningUpdate,
   point: CutPoint,
   calibration: Calibration,
-  newSlot: string,
+  old: string,
   delayMs: number,
-): Promise<number> {
+): Promise<{ delayMs: number; landed?: CutPhase }> {
   const m = flow.settings.markers;
-  let ended: Awaited<RunningUpdate['result']> | undefined;
-  void running.result.then((x) => (ended = x));
-  const wait = async (test: (l: ConsoleLine) => boolean, what: string) => {
-    try {
-      await tail.until((l) => (test(l) ? true : undefined), {
-        timeoutMs: flow.ms.update,
-        signal: flow.r.signal,
+  const wait = (re: RegExp | undefined, what: string): Promise<void> => {
+    // No marker for it: the phase starts with the command.
+    if (!re) return Promise.resolve();
+    return flow
+      .untilOrEnded(
+        tail,
+        running,
+        (l) => (re.test(l.text) ? true : undefined),
         what,
-      });
-    } catch (err) {
-      if (ended !== undefined && (ended instanceof Error || ended.code !== 0))
-        throw updateFailed(running.command, ended);
-      throw err;
-    }
+        () => {
+          throw new Error(
+            `the update command finished without printing ${what}, which the OS profile's markers announce: fix update.markers in ${flow.r.os.file}`,
+          );
+        },
+      )
+      .then(() => undefined);
   };
   switch (point.phase) {
     case 'write':
-      await wait((l) => m.writing.test(l.text), 'the start of the write');
-      return delayMs;
+      await wait(m.writing, 'the start of the write');
+      return { delayMs };
     case 'before-switch': {
-      if (calibration.hasVerifyingMarker) {
-        await wait((l) => m.verifying.test(l.text), 'the end of the write (verifying marker)');
+      if (calibration.hasVerifyingMarker && m.verifying) {
+        await wait(m.verifying, 'the end of the write (verifying marker)');
         // The window from the end of the write to the switch is a few hundred ms, about what it
         // takes to see the marker: cut at once, or the cut lands after the switch.
-        return 0;
+        return { delayMs: 0 };
       }
       // No marker at the end of the write: aim at the last moments before the measured switch.
-      await wait((l) => m.writing.test(l.text), 'the start of the write');
+      await wait(m.writing, 'the start of the write');
       const d = calibration.durations;
-      return Math.max(0, d.write - d['before-switch'] + delayMs);
+      return { delayMs: Math.max(0, d.write - d['before-switch'] + delayMs) };
     }
-    case 'after-switch':
-      await wait((l) => m.switched.test(l.text), 'the switch to the new slot');
-      return delayMs;
-    case 'first-boot':
-      await wait((l) => m.switched.test(l.text), 'the switch to the new slot');
-      await wait((l) => parseBootAttempt(l, m)?.slot === newSlot, `the first boot of slot ${newSlot}`);
-      return delayMs;
+    case 'after-switch': {
+      const marks = await flow.waitSwitched(tail, running);
+      // An agent that reboots by itself is already past the switch: the cut lands in its reset.
+      return { delayMs, landed: marks.rebooted ? 'first-boot' : 'after-switch' };
+    }
+    case 'first-boot': {
+      const marks = await flow.waitSwitched(tail, running);
+      if (!marks.rebooted) await flow.reboot(dut);
+      const first = m.bootAttempt
+        ? (l: ConsoleLine) => {
+            const a = parseBootAttempt(l, m);
+            return a !== undefined && (a.slot !== undefined ? a.slot !== old : a.trial === true);
+          }
+        : (l: ConsoleLine) => new RegExp(flow.r.type.markers.kernel).test(l.text);
+      await tail.until((l) => (first(l) ? true : undefined), {
+        timeoutMs: flow.ms.boot,
+        signal: flow.r.signal,
+        what: 'the first boot of the new system',
+      });
+      return { delayMs, landed: 'first-boot' };
+    }
     default:
       throw new FailError(`unknown cut phase ${point.phase}`);
   }
