@@ -22,6 +22,8 @@ export interface OsProfile {
     activeSlot?: string;
     /** Prints 1 while the booted system is on trial (not committed yet), 0 once committed. */
     trial?: string;
+    /** Prints how many boots of a new system the bootloader attempts before falling back. */
+    bootlimit?: string;
     /** Deletes `{file}` (default `rm -f {file}`): the update suite's bundle after each test. */
     remove?: string;
     bootenvGet?: string;

@@ -23,12 +23,24 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  // os/rauc: the update system is RAUC (a v2 bundle signed by the build's test CA), and its
+  // deliberately broken configurations.
+  'rauc',
+  'rauc-noactivate',
+  'rauc-no-fallback',
+  'rauc-writes-running',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
 
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
 const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
+
+/** The bundle file of a variant that has one: a root image, or a RAUC bundle. */
+function bundleName(variant: string): string | undefined {
+  if (variant.startsWith('rauc')) return `update-${variant}.raucb`;
+  return BUNDLE_VARIANTS.has(variant) ? `rootfs-${variant}.ext4.zst` : undefined;
+}
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
@@ -96,7 +108,8 @@ export async function ensureImage(
   const hash = await inputHash(arch, variant);
   const dir = path.join(cacheRoot(opts.env), 'images', `${arch}-${variant}-${hash}`);
   const image = path.join(dir, 'disk.img');
-  const bundle = BUNDLE_VARIANTS.has(variant) ? path.join(dir, `rootfs-${variant}.ext4.zst`) : undefined;
+  const name = bundleName(variant);
+  const bundle = name ? path.join(dir, name) : undefined;
   if (!opts.force && existsSync(path.join(dir, 'done'))) {
     log('cache hit %s', dir);
     return { arch, variant, image, bundle, hash, cached: true, seconds: 0 };

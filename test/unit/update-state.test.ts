@@ -74,6 +74,7 @@ describe('update: board state through the OS profile', function () {
       trial: false,
       bootenv: { active_slot: 'A', upgrade_available: '0', bootcount: '0', bootlimit: '3' },
       breadcrumbs: [],
+      bootlimit: 3,
     });
     expect(runner.calls).to.include('bootenv get bootlimit');
   });
@@ -111,6 +112,17 @@ describe('update: board state through the OS profile', function () {
     const s = await readBoardState(recordedRunner(V1_ON_A), bare, settings);
     expect(s.trial).to.equal(false);
     expect(s.bootenv).to.deep.equal({});
+  });
+
+  it('reads the boot limit from the profile: a number, a command, or a bootloader variable', async function () {
+    const runner = () => recordedRunner({ ...V1_ON_A, 'echo 1': { stdout: '1' } });
+    expect((await readBoardState(runner(), os, settings)).bootlimit).to.equal(3);
+    const cmd: OsProfile = { ...os, commands: { ...os.commands, bootlimit: 'echo 1' } };
+    expect((await readBoardState(runner(), cmd, settings)).bootlimit).to.equal(1);
+    const fixed: OsProfile = { ...os, update: { ...os.update, bootlimit: 2 } };
+    expect((await readBoardState(runner(), fixed, updateSettings(fixed))).bootlimit).to.equal(2);
+    const none: OsProfile = { ...os, commands: { ...os.commands, bootenvGet: undefined } };
+    expect((await readBoardState(runner(), none, settings)).bootlimit).to.equal(undefined);
   });
 
   it('lists breadcrumbs, and fails naming the command when the booted system cannot be read', async function () {

@@ -65,6 +65,8 @@ export interface BoardState {
   /** Bootloader variables; an unset one is absent. */
   bootenv: Record<string, string>;
   breadcrumbs: string[];
+  /** How many boots of a new system the bootloader attempts, when the OS says. */
+  bootlimit?: number;
 }
 
 export interface ReadOptions {
@@ -194,7 +196,27 @@ export async function readBoardState(
     trial,
     bootenv,
     breadcrumbs: crumbs && crumbs.code === 0 ? parseBreadcrumbs(crumbs.stdout) : [],
+    bootlimit: await readBootlimit(runner, os, settings, bootenv, opts),
   };
+}
+
+/** The limit: the profile's number, else its `bootlimit` command, else its bootlimit variable. */
+async function readBootlimit(
+  runner: CommandRunner,
+  os: OsProfile,
+  settings: UpdateSettings,
+  bootenv: Record<string, string>,
+  opts: ReadOptions,
+): Promise<number | undefined> {
+  const b = settings.bootlimit;
+  if ('value' in b) return b.value;
+  let text: string | undefined;
+  if (os.commands.bootlimit)
+    text = lastLine(await mustRun(runner, os.commands.bootlimit, 'reading the boot limit', opts));
+  else if (os.commands.bootenvGet)
+    text = bootenv[b.variable] ?? (await readBootenv(runner, os, [b.variable], opts))[b.variable];
+  const v = Number(text);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** The sha256 of a file on the board, through the profile's `sha256` command. */

@@ -154,12 +154,9 @@ export class UpdateSession {
     return dataFileProblems(this.flow, await this.flow.shell(), this.data);
   }
 
-  /** The bootloader's limit of attempts of a new system: the profile's number or its variable. */
+  /** The bootloader's limit of attempts of a new system, as the OS profile says it is read. */
   bootlimit(before: BoardState): number | undefined {
-    const b = this.flow.settings.bootlimit;
-    if ('value' in b) return b.value;
-    const v = Number(before.bootenv[b.variable]);
-    return Number.isInteger(v) && v > 0 ? v : undefined;
+    return before.bootlimit;
   }
 
   /**
