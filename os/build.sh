@@ -36,6 +36,9 @@ set -euo pipefail
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
 VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
+# shellcheck source=rauc/build.sh
+. "$OS_DIR/rauc/build.sh"
+VARIANTS+=" $RAUC_VARIANTS"
 # The OSTree variants: os/ostree/build.sh.
 VARIANTS+=" ostree ostree-no-fallback ostree-noswitch ostree-writes-running"
 
@@ -101,9 +104,13 @@ if [[ -n $flasher_mode && $ARCH != x86_64 ]]; then
 	exit 2
 fi
 
+# The update system of a variant (os/rauc/build.sh) adds its packages before the root is built.
+rauc=
+[[ $VARIANT == rauc* ]] && rauc=1 && rauc_setup
 root=$WORK/rootA
 rootfs_build "$root" "$version"
 echo "HW_TEST_VARIANT=$VARIANT" >>"$root/etc/os-release"
+[[ -z $rauc ]] || rauc_rootfs "$root"
 
 # Defects of the disk image itself.
 case $VARIANT in
@@ -128,7 +135,9 @@ esac
 initramfs_build "$root" "$root/boot/initrd.img"
 mkext4 "$root" "$WORK/rootA.ext4" "$DISK_ROOT_MB" rootfs no
 
-if [[ -n $BUNDLE_OUT ]]; then
+if [[ -n $BUNDLE_OUT && -n $rauc ]]; then
+	rauc_bundle "$root" "$BUNDLE_OUT"
+elif [[ -n $BUNDLE_OUT ]]; then
 	bundle_img=$WORK/rootA.ext4
 	case $VARIANT in
 	health-fails | unbootable-update | no-fallback)
@@ -158,10 +167,11 @@ mkext4 "$WORK/empty" "$WORK/state.ext4" "$DISK_STATE_MB" state yes
 mkext4 "$WORK/empty" "$WORK/data.ext4" "$DISK_DATA_MB" data yes
 
 mkdir -p "$(dirname "$OUT")"
+[[ -z $rauc ]] || rauc_image_env
 IMG_OUT=$OUT IMG_ROOTA=$WORK/rootA.ext4 IMG_ROOTB= IMG_STATE=$WORK/state.ext4 IMG_DATA=$WORK/data.ext4 \
 	IMG_BOOT_DIR=$WORK/bootfiles IMG_ROOT_DIR=$root IMG_WORK=$WORK \
 	IMG_KERNEL=$root/boot/vmlinuz IMG_INITRD=$root/boot/initrd.img \
-	IMG_NO_FALLBACK=$([[ $VARIANT == no-fallback ]] && echo 1 || echo 0) \
+	IMG_NO_FALLBACK=$([[ $VARIANT == *no-fallback ]] && echo 1 || echo 0) \
 	IMG_KERNEL_ARGS=${IMG_KERNEL_ARGS:-} IMG_VARIANT=$VARIANT IMG_FLASHER_MODE=$flasher_mode \
 	bash "$IMAGE_SCRIPT" || { echo "build: $IMAGE_SCRIPT failed" >&2; exit 1; }
 

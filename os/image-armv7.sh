@@ -26,7 +26,12 @@ cp -a "$IMG_BOOT_DIR/." "$work/boot/"
 args="loglevel=6 panic=5 ${IMG_KERNEL_ARGS:-}"
 fallback=1
 [[ ${IMG_NO_FALLBACK:-0} == 1 ]] && fallback=0
-sed -e "s|@KERNEL_ARGS@|$args|" -e "s|@FALLBACK@|$fallback|" "$OS_DIR/armv7/boot.cmd" >"$work/boot.cmd"
+# An update system's variant brings its own boot script and initial variables (os/rauc); its
+# fallback is a "# BEGIN fallback" ... "# END fallback" block, dropped for a no-fallback variant.
+sed -e "s|@KERNEL_ARGS@|$args|" -e "s|@FALLBACK@|$fallback|" "${IMG_BOOTLOADER_SCRIPT:-$OS_DIR/armv7/boot.cmd}" >"$work/boot.cmd"
+if ((fallback == 0)); then
+	sed -i '/# BEGIN fallback/,/# END fallback/d' "$work/boot.cmd"
+fi
 if grep -q @ "$work/boot.cmd"; then
 	echo "image-armv7: unfilled placeholder in boot.cmd" >&2
 	exit 1
@@ -35,9 +40,13 @@ mkimage -A arm -O linux -T script -C none -n "hw-test ${IMG_VARIANT:-}" -d "$wor
 	{ echo "image-armv7: mkimage failed" >&2; exit 1; }
 
 # The Linux backend doubles as the host tool that writes the initial copies.
-BOOTENV_DIR=$work/boot sh "$OS_DIR/armv7/overlay/usr/lib/hw-test/bootenv-uboot" set \
-	active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0 ||
-	{ echo "image-armv7: writing the U-Boot environment failed" >&2; exit 1; }
+if [[ -n ${IMG_BOOTENV_SCRIPT:-} ]]; then
+	bash "$IMG_BOOTENV_SCRIPT" "$work/boot" || { echo "image-armv7: $IMG_BOOTENV_SCRIPT failed" >&2; exit 1; }
+else
+	BOOTENV_DIR=$work/boot sh "$OS_DIR/armv7/overlay/usr/lib/hw-test/bootenv-uboot" set \
+		active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0 ||
+		{ echo "image-armv7: writing the U-Boot environment failed" >&2; exit 1; }
+fi
 
 disk_fat "$work/boot.vfat" "$work/boot"
 disk_assemble "$IMG_OUT" "$work/boot.vfat" "$IMG_ROOTA" "${IMG_ROOTB:-}" "$IMG_STATE" "$IMG_DATA"

@@ -25,12 +25,17 @@ cp -a "$IMG_BOOT_DIR/." "$work/boot/"
 # no_timer_check: under a loaded TCG host the IO-APIC timer check can fail at random and panic
 # ("IO-APIC + timer doesn't work!"): a false failure of a good image.
 args="loglevel=6 panic=5 no_timer_check ${IMG_KERNEL_ARGS:-}"
-sed "s|@KERNEL_ARGS@|$args|" "$OS_DIR/x86_64/grub.cfg" >"$work/boot/grub/grub.cfg"
+# An update system's variant brings its own boot script and initial variables (os/rauc).
+sed "s|@KERNEL_ARGS@|$args|" "${IMG_BOOTLOADER_SCRIPT:-$OS_DIR/x86_64/grub.cfg}" >"$work/boot/grub/grub.cfg"
 if [[ ${IMG_NO_FALLBACK:-0} == 1 ]]; then
 	sed -i '/# BEGIN fallback/,/# END fallback/d' "$work/boot/grub/grub.cfg"
 fi
-grub-editenv "$work/boot/grub/grubenv" create
-grub-editenv "$work/boot/grub/grubenv" set active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0
+if [[ -n ${IMG_BOOTENV_SCRIPT:-} ]]; then
+	bash "$IMG_BOOTENV_SCRIPT" "$work/boot" || { echo "image-x86_64: $IMG_BOOTENV_SCRIPT failed" >&2; exit 1; }
+else
+	grub-editenv "$work/boot/grub/grubenv" create
+	grub-editenv "$work/boot/grub/grubenv" set active_slot=A upgrade_available=0 bootcount=0 bootlimit=3 rollback_altboot=0
+fi
 # The virtual flasher board's internal disk is the second virtio disk while the card is in.
 if [[ -n ${IMG_FLASHER_MODE:-} ]]; then
 	grub-editenv "$work/boot/grub/flasherenv" create

@@ -78,7 +78,7 @@ ostree_needed() {
 # Lays the reference root tree out as an OSTree commit: /etc in /usr/etc, os-release in /usr/lib,
 # kernel, initramfs and modules in /usr/lib/modules/KVER, /sysroot and /ostree for the deployment.
 ostree_layout() {
-	local root=$1 anchor
+	local root=$1
 	rm -f "$root/usr/sbin/os-update"
 	cp -a "$OSTREE_DIR/overlay/." "$root/"
 	chmod 755 "$root/usr/sbin/ostree-update" "$root/usr/sbin/hw-test-health" "$root/usr/lib/ostree/ostree-grub-generator"
@@ -89,12 +89,6 @@ ostree_layout() {
 	ostree-noswitch) ostree_sabotage "$root/usr/sbin/ostree-update" noswitch ;;
 	ostree-writes-running) ostree_sabotage "$root/usr/sbin/ostree-update" writes-running ;;
 	esac
-	anchor='if [ "$(bootenv get rollback_altboot 2>/dev/null)" = 1 ]; then'
-	grep -qxF "$anchor" "$root/etc/init.d/rcS" ||
-		die "os/overlay/etc/init.d/rcS no longer has the line os/ostree/build.sh inserts its hook before: $anchor"
-	awk -v a="$anchor" '$0 == a { print ". /usr/lib/hw-test/ostree-boot.sh" } { print }' "$root/etc/init.d/rcS" >"$WORK/rcS"
-	cat "$WORK/rcS" >"$root/etc/init.d/rcS"
-
 	ostree_initramfs "$root" "$WORK/initramfs.img"
 	mkdir -p "$root/usr/lib/modules"
 	mv "$root/lib/modules/$KVER" "$root/lib/modules/load.order" "$root/usr/lib/modules/"

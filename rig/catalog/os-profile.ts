@@ -16,7 +16,16 @@ export interface OsProfile {
   ssh: { user: string; port: number; password?: string | null };
   commands: {
     version: string;
+    /** Prints the token of the slot or deployment running now (the update suite's "booted"). */
+    booted?: string;
+    /** Old name of `booted`. */
     activeSlot?: string;
+    /** Prints 1 while the booted system is on trial (not committed yet), 0 once committed. */
+    trial?: string;
+    /** Prints how many boots of a new system the bootloader attempts before falling back. */
+    bootlimit?: string;
+    /** Deletes `{file}` (default `rm -f {file}`): the update suite's bundle after each test. */
+    remove?: string;
     bootenvGet?: string;
     breadcrumbs?: string;
     update?: string;
@@ -47,9 +56,13 @@ export interface OsProfile {
     trialVariable?: string;
     /** The bootloader's maximum number of boot attempts (default bootlimit). */
     bootlimitVariable?: string;
+    /** The same as a number, when no variable holds it. */
+    bootlimit?: number;
+    /** Board-side commands run after the update installed and before the reboot. */
+    sabotage?: { unbootable?: string; unhealthy?: string };
     /** Breadcrumb names (default: balenaOS's rollback-altboot-triggered, rollback-health-triggered). */
     breadcrumbs?: { altboot?: string; health?: string };
-    /** Console patterns (regular expressions); see rig/update/settings.ts for the defaults. */
+    /** Console patterns (regular expressions); see suites/update-rollback/lib/settings.ts for the defaults. */
     markers?: Partial<
       Record<
         | 'bootAttempt'
@@ -59,7 +72,9 @@ export interface OsProfile {
         | 'writing'
         | 'verifying'
         | 'switched'
-        | 'committed',
+        | 'committed'
+        | 'bootFailed'
+        | 'healthFailed',
         string
       >
     >;

@@ -9,6 +9,7 @@ const USAGE = `Usage:
   hw-test image build (--board NAME | --arch x86_64|armv7) --variant V [--out FILE] [--bundle-out FILE]
       builds a variant of the reference OS (cached by the hash of its inputs under ~/.cache/hw-test)
       variants: v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback
+        rauc rauc-noactivate rauc-no-fallback rauc-writes-running (RAUC; --bundle-out: its .raucb)
   hw-test image configure IMAGE [--hostname H] [--ssh-key FILE] [--wifi-ssid S --wifi-psk P] [--dev-mode] [--os FILE]
       writes the settings into the image's boot partition, without mounting it`;
 
@@ -52,7 +53,7 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   if (values['bundle-out']) {
     if (!built.bundle)
       throw new InputError(
-        `variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update)`,
+        `variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update, rauc*)`,
       );
     await copyFile(built.bundle, path.resolve(values['bundle-out']));
     await copyFile(`${built.bundle}.sha256`, `${path.resolve(values['bundle-out'])}.sha256`).catch(() => {});

@@ -21,13 +21,30 @@ const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
   --retries N         infra retries: flash attempts and power cycles after a silent boot (default: 1)
   --quarantine-after N  consecutive infra results that quarantine a board (default: 3)
   --cuts N            update-rollback: power cuts during the update (default: 5)
-  --seed S            update-rollback: seed of the cut points, to replay a failure`;
+  --seed S            update-rollback: seed of the cut points, to replay a failure
+  --update-bundle FILE|URL  update-rollback: the image's update bundle (a URL is downloaded and
+                      cached like --image; a FILE.sha256 or URL.sha256 beside it is enforced)
+  --update-bundle-version V  update-rollback: the version the bundle installs (else learned)
+  --update-bundle-unbootable FILE|URL  update-rollback: a bundle that cannot boot (test 2)
+  --update-bundle-unhealthy FILE|URL   update-rollback: a bundle whose health check fails (test 3)`;
+
+/** Run options naming the user's files for the suites (rig/runner/user-artifacts.ts). */
+const ARTIFACT_OPTIONS = ['update-bundle', 'update-bundle-unbootable', 'update-bundle-unhealthy'] as const;
 
 export function reproduceCommand(values: Record<string, unknown>, board: string, labFile?: string): string {
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of ['image', 'suite', 'grep', 'os', 'cuts', 'seed'] as const) {
+  for (const k of [
+    'image',
+    'suite',
+    'grep',
+    'os',
+    'cuts',
+    'seed',
+    ...ARTIFACT_OPTIONS,
+    'update-bundle-version',
+  ] as const) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -51,6 +68,10 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     seed: { type: 'string' },
     retries: { type: 'string', default: '1' },
     'quarantine-after': { type: 'string', default: '3' },
+    'update-bundle': { type: 'string' },
+    'update-bundle-unbootable': { type: 'string' },
+    'update-bundle-unhealthy': { type: 'string' },
+    'update-bundle-version': { type: 'string' },
   });
   const retries = Number(values.retries);
   if (!Number.isInteger(retries) || retries < 0)
@@ -76,6 +97,14 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   if (values.image && !/^https?:\/\//.test(values.image) && !existsSync(values.image)) {
     throw new InputError(`--image ${values.image}: no such file`, { file: values.image });
   }
+  const userArtifacts: Record<string, string> = {};
+  for (const k of ARTIFACT_OPTIONS) {
+    const v = values[k];
+    if (!v) continue;
+    if (!/^https?:\/\//.test(v) && !existsSync(v))
+      throw new InputError(`--${k} ${v}: no such file`, { file: v });
+    userArtifacts[k] = /^https?:/.test(v) ? v : path.resolve(v);
+  }
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const suites = values.suite
@@ -90,6 +119,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const suiteOptions: Record<string, string> = {};
   if (values.cuts) suiteOptions.cuts = values.cuts;
   if (values.seed) suiteOptions.seed = values.seed;
+  if (values['update-bundle-version'])
+    suiteOptions['update-bundle-version'] = values['update-bundle-version'];
 
   const summaries: RunSummary[] = [];
   if (boards.length > 1) {
@@ -125,6 +156,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
         reportsDir: path.resolve(values.reports),
         lockTimeoutMs: lockTimeout * 1000,
         suiteOptions,
+        userArtifacts,
         signal: io.signal,
         interactive: io.interactive,
         env: io.env,

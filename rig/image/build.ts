@@ -23,6 +23,12 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  // os/rauc: the update system is RAUC (a v2 bundle signed by the build's test CA), and its
+  // deliberately broken configurations.
+  'rauc',
+  'rauc-noactivate',
+  'rauc-no-fallback',
+  'rauc-writes-running',
   // os/ostree: the update system is OSTree (deployments of one sysroot), and its broken builds.
   'ostree',
   'ostree-no-fallback',
@@ -35,8 +41,9 @@ export type OsArch = 'x86_64' | 'armv7';
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
 const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
 
-/** The bundle file of a variant that has one. */
+/** The bundle file of a variant that has one: a root image, a RAUC bundle, or OSTree's. */
 function bundleName(variant: string): string | undefined {
+  if (variant.startsWith('rauc')) return `update-${variant}.raucb`;
   // One OSTree build writes its three bundles (v2, -unbootable-update, -health-fails) side by side.
   if (variant.startsWith('ostree')) return 'ostree-v2.bundle';
   return BUNDLE_VARIANTS.has(variant) ? `rootfs-${variant}.ext4.zst` : undefined;

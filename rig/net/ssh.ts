@@ -90,6 +90,17 @@ function retryable(err: unknown): boolean {
   return !(err instanceof FailError);
 }
 
+/** The daemon answered and refused our key (ssh2 tags the error with its level). */
+function authRejected(err: unknown): boolean {
+  return (err as { level?: string } | undefined)?.level === 'client-authentication';
+}
+
+/**
+ * Tries after a definite rejection of the key: a daemon that is up and says no will say no again,
+ * but a board may still be writing its authorized_keys the moment its daemon starts listening.
+ */
+export const AUTH_RETRIES = 2;
+
 /**
  * Connects with the run's key, retrying (the board's sshd may not be up yet) until `timeoutMs`;
  * the failure quotes the last error seen.
@@ -101,6 +112,7 @@ export async function sshConnect(
   const deadline = Date.now() + opts.timeoutMs;
   let last: unknown;
   let attempts = 0;
+  let rejections = 0;
   while (Date.now() < deadline) {
     throwIfAborted(opts.signal);
     attempts++;
@@ -116,6 +128,7 @@ export async function sshConnect(
       if (!retryable(err)) throw err;
       last = err;
       log('ssh %s: attempt %d: %s', hostId(target), attempts, errorMessage(err));
+      if (authRejected(err) && ++rejections > AUTH_RETRIES) throw loginRejected(target, attempts, err);
     } finally {
       abort.dispose();
     }
@@ -130,6 +143,13 @@ export async function sshConnect(
       board: target.board,
       device: hostId(target),
     },
+  );
+}
+
+function loginRejected(target: SshTarget, attempts: number, err: unknown): FailError {
+  return new FailError(
+    `ssh ${target.username}@${hostId(target)}: the board refused the run's key ${AUTH_RETRIES + 1} times (${attempts} attempts): ${errorMessage(err)}; the image did not take the authorized key, or the OS profile's ssh.user (${target.username}) is wrong`,
+    { board: target.board, device: hostId(target) },
   );
 }
 

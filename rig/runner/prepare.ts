@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
-import type { OsProfile } from '../catalog/os-profile.js';
+import { REFERENCE_OS, type OsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
@@ -37,6 +37,8 @@ export interface PrepareOptions {
   progress?: ProgressSink;
   /** The rig's access point for this run: its credentials go into the image. */
   wifi?: WifiCredentials;
+  /** Files the user gave for the suites, by option (`update-bundle` -> path or URL). */
+  userArtifacts?: Record<string, string>;
 }
 
 const BUNDLES = ['v2', 'health-fails', 'unbootable-update'];
@@ -71,12 +73,17 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   } else if (!/^https?:\/\//.test(source) && !existsSync(source)) {
     throw new InputError(`--image ${source}: no such file`, { file: source });
   }
-  if (o.board.defaultImage && o.suites?.includes('update-rollback')) {
+  await userArtifacts(o, artifacts);
+  // The reference OS's own bundles, for the reference OS only: another OS's update system would
+  // refuse them (a RAUC image gets its bundle from --update-bundle).
+  if (o.board.defaultImage && o.os.file === REFERENCE_OS && o.suites?.includes('update-rollback')) {
     for (const v of BUNDLES) {
+      if (v === 'v2' && artifacts.has('update-bundle')) continue;
       const b = await ensureImage(o.board.defaultImage.arch, v, { signal: o.signal, env: o.env });
       if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
     }
   }
+  updateInputsCheck(o, artifacts);
   const { sourceToRaw } = await import('./flash-step.js');
   const work = path.join(cacheRoot(o.env), 'work', path.basename(o.runDir));
   await mkdir(work, { recursive: true });
@@ -108,6 +115,36 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
     sshKey,
     artifacts,
   };
+}
+
+/** The user's files for the suites, fetched and checked before anything is flashed. */
+async function userArtifacts(o: PrepareOptions, artifacts: Map<string, string>): Promise<void> {
+  const { USER_ARTIFACTS, resolveUserArtifact } = await import('./user-artifacts.js');
+  for (const a of USER_ARTIFACTS) {
+    const source = o.userArtifacts?.[a.option];
+    if (!source) continue;
+    if (!o.suites?.includes(a.suite)) {
+      o.events.warn(`--${a.option} is for the ${a.suite} suite, which this run does not run: ignored`);
+      continue;
+    }
+    artifacts.set(a.artifact, await resolveUserArtifact(a.option, source, { signal: o.signal }));
+  }
+}
+
+/**
+ * The update-rollback suite cannot test an update without the image's bundle: a lacking bundle is
+ * bad input before anything is flashed, when the board and the OS profile could update at all
+ * (else the suite skips, saying why).
+ */
+function updateInputsCheck(o: PrepareOptions, artifacts: ReadonlyMap<string, string>): void {
+  if (!o.suites?.includes('update-rollback') || !o.board.capabilities.includes('update')) return;
+  const c = o.os.commands;
+  if (!(c.booted ?? c.activeSlot) || !c.update) return;
+  if (artifacts.has('update-bundle') || artifacts.has('update:v2')) return;
+  throw new InputError(
+    `--suite update-rollback needs the update bundle of the image under test: give --update-bundle FILE|URL (OS profile ${o.os.file})`,
+    { board: o.board.name, field: 'update-bundle' },
+  );
 }
 
 /** Removes a run's work copy. */

@@ -46,6 +46,8 @@ export interface BoardRunOptions {
   reportsDir: string;
   lockTimeoutMs: number;
   suiteOptions: Record<string, string>;
+  /** The user's files for the suites, by option (`update-bundle` -> path or URL). */
+  userArtifacts?: Record<string, string>;
   signal: AbortSignal;
   events: RunEvents;
   interactive: boolean;
@@ -138,6 +140,7 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
         events,
         progress: opts.progress?.(`${board.name} image`),
         suites: opts.suites,
+        userArtifacts: opts.userArtifacts,
       }),
     );
 

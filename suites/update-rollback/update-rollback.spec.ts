@@ -1,38 +1,22 @@
 import { expect } from 'chai';
 import { rig, skipBecause } from '../fixture.js';
-import { InfraError, errorMessage } from '../../rig/errors.js';
-import { REFERENCE_OS } from '../../rig/catalog/os-profile.js';
-import type { BoardState } from '../../rig/update/board-state.js';
-import { resolveBundle, type Bundle } from '../../rig/update/bundle.js';
-import { judgeAfterCut, otherSlot, rollbackProblems } from '../../rig/update/consistency.js';
-import { cutDuringUpdate, type Calibration } from '../../rig/update/cut.js';
-import { LogTail } from '../../rig/update/log-tail.js';
-import {
-  defaultDurations,
-  describePlan,
-  parseCuts,
-  parseSeed,
-  planCuts,
-  type CutPlan,
-} from '../../rig/update/powercut.js';
-import { missingCommands } from '../../rig/update/settings.js';
-import { UpdateFlow, type FollowResult } from '../../rig/update/update-flow.js';
-import { TestRecord, dataFileProblems, writeDataFile, type DataFile } from './record.js';
+import type { BoardState } from './lib/board-state.js';
+import { judgeAfterCut, newBreadcrumbs, rollbackProblems, updateProblems } from './lib/consistency.js';
+import { cutDuringUpdate } from './lib/cut.js';
+import { describePlan, parseCuts, parseSeed, planCuts, type CutPlan } from './lib/powercut.js';
+import { UpdateSession, type UpdatePlan } from './lib/session.js';
+import type { FollowResult } from './lib/update-flow.js';
 
 /**
- * Update and rollback (issue 7): A/B update, rollback when the new system cannot boot, rollback
- * when its health check fails, power cuts during the update, and a repeated update. OS-neutral:
- * every board-side action is an OS profile command; the bundle goes over SSH.
+ * Update and rollback (issue 7, generalised in issue 17): an update, rollback when the new system
+ * cannot boot, rollback when its health check fails, power cuts during the update, and a repeated
+ * update. OS-neutral and update-system-neutral: every board-side action is an OS profile command,
+ * the bundle goes over SSH, and the suite judges "the booted slot or deployment" as an opaque
+ * token (docs/updates.md).
  */
 type Ctx = Mocha.Context;
 
-let flow: UpdateFlow;
-let data: DataFile | undefined;
-let record: TestRecord | undefined;
-/** Why the board cannot be used by later tests (it was left unbootable). */
-let broken: string | undefined;
-/** Phase durations: guesses until test 1 measures an uncut update. */
-let calibration: Calibration | undefined;
+let s: UpdateSession;
 
 /** The plan is made when the suite loads, so each cut is a test named with its phase and seed. */
 function plan(): CutPlan {
@@ -45,124 +29,6 @@ function plan(): CutPlan {
   return planCuts(parseCuts(options.cuts), parseSeed(options.seed));
 }
 
-/** Skips with the reason when the board, the OS profile or the run cannot do this test. */
-function precondition(t: Ctx, bundleKey: string): Bundle {
-  const r = rig();
-  if (!r.type.capabilities.includes('update'))
-    skipBecause(t, `${r.type.name} has no update capability (boards/${r.type.name}.yaml)`);
-  const missing = missingCommands(r.os);
-  if (missing.length)
-    skipBecause(
-      t,
-      `the OS profile ${r.os.file} has no commands.${missing.join(', commands.')}: it cannot be updated OS-neutrally`,
-    );
-  if (r.boot.failure) skipBecause(t, `the board did not boot earlier in this run: ${r.boot.failure.message}`);
-  if (broken) skipBecause(t, `the board was left unbootable by an earlier test: ${broken}`);
-  // Copying the bundle over the console at 115200 baud would take most of an hour per update.
-  if (!r.network)
-    skipBecause(
-      t,
-      'no network to the board: the bundle is copied over SSH, and this OS profile offers no console transfer',
-    );
-  const b = resolveBundle(r.artifacts, bundleKey);
-  if ('missing' in b) {
-    // The runner builds the reference OS's bundles for virtual boards: none is the rig's fault,
-    // not a reason to skip (a skipped suite must not read as green).
-    if (r.type.defaultImage && r.os.file === REFERENCE_OS)
-      throw new InfraError(`${b.missing}`, { board: r.boardName });
-    skipBecause(t, b.missing);
-  }
-  return b;
-}
-
-function calibrationFor(bundle: Bundle): Calibration {
-  calibration ??= {
-    durations: defaultDurations(bundle.bytes, rig().type.timeouts.update ?? 300),
-    hasVerifyingMarker: false,
-  };
-  return calibration;
-}
-
-async function ensureData(): Promise<DataFile> {
-  // Booted first: the board's DHCP lease and SSH come with its userspace.
-  await flow.shell();
-  data ??= await writeDataFile(flow);
-  return data;
-}
-
-/** Copies the bundle, runs the update and waits until the bootloader points at the new slot. */
-async function updateUntilSwitched(bundle: Bundle) {
-  const dut = await flow.connect();
-  try {
-    const copy = await flow.copy(dut, bundle);
-    record!.note(`copied ${bundle.path} (${bundle.bytes} bytes) to ${copy.remote} in ${copy.ms} ms`);
-    const tail = new LogTail(rig().console);
-    const running = flow.startUpdate(dut, copy.remote, bundle);
-    const marks = await flow.waitSwitched(tail, running);
-    return { tail, marks, copyMs: copy.ms };
-  } finally {
-    void dut.close().catch(() => {});
-  }
-}
-
-/** Whether an uncut update of this run has measured the phases (the guesses are rough). */
-let measured = false;
-
-/**
- * A whole update to the other slot: copy, write, switch, reboot, commit. Its phase durations
- * calibrate the power cuts; the metrics go to the current test.
- */
-async function updateToNewSlot(bundle: Bundle, before: BoardState): Promise<FollowResult> {
-  const r = rig();
-  const newSlot = otherSlot(before.slot);
-  const { tail, marks, copyMs } = await updateUntilSwitched(bundle);
-  const follow = await flow.followBoots(tail, { expectSlot: newSlot, newSlot, timeoutMs: flow.ms.update });
-  await flow.waitTrialOver(tail, flow.ms.update);
-  const c = calibrationFor(bundle);
-  const first = follow.attempts.find((a) => a.slot === newSlot);
-  c.durations.copy = copyMs;
-  if (marks.writingAt !== undefined) c.durations.write = marks.switchedAt - marks.writingAt;
-  if (first) c.durations['first-boot'] = follow.up.t - first.t;
-  c.hasVerifyingMarker = marks.verifyingAt !== undefined;
-  measured = true;
-  r.metric('copyMs', copyMs);
-  if (marks.writingAt !== undefined) r.metric('writeMs', marks.switchedAt - marks.writingAt);
-  r.metric('switchToUserspaceMs', follow.up.t - marks.switchedAt);
-  record!.note(
-    `phase durations now: ${JSON.stringify(c.durations)}; verifying marker: ${c.hasVerifyingMarker}`,
-  );
-  return follow;
-}
-
-/** Reads the state before a test, with the breadcrumbs of earlier tests cleared. */
-async function stateBefore(): Promise<BoardState> {
-  const runner = await flow.shell();
-  await flow.clearBreadcrumbs(runner);
-  record!.before = await flow.state(runner);
-  return record!.before;
-}
-
-async function stateAfter(): Promise<BoardState> {
-  record!.after = await flow.state();
-  return record!.after;
-}
-
-async function expectDataIntact(): Promise<void> {
-  if (!data) return;
-  const problems = await dataFileProblems(flow, await flow.shell(), data);
-  expect(problems, 'the data partition file').to.deep.equal([]);
-}
-
-function bootlimitOf(s: BoardState): number {
-  const name = flow.settings.bootlimitVariable;
-  const v = Number(s.bootenv[name]);
-  expect(
-    Number.isInteger(v) && v > 0,
-    `bootloader variable ${name} (${s.bootenv[name] ?? 'unset'})`,
-  ).to.equal(true);
-  return v;
-}
-
 function quoteAttempts(f: FollowResult): string {
   return (
     f.attempts.map((a, i) => `attempt ${i + 1}: ${a.line}`).join('\n') +
@@ -170,118 +36,201 @@ function quoteAttempts(f: FollowResult): string {
   );
 }
 
-/** Tests 2 and 3: a bad update must come back to the old slot by itself. */
-async function rollbackTest(t: Ctx, bundleKey: string, crumb: 'altboot' | 'health'): Promise<void> {
-  const r = rig();
-  const bundle = precondition(t, bundleKey);
-  await ensureData();
-  const before = await stateBefore();
-  const bootlimit = bootlimitOf(before);
-  const newSlot = otherSlot(before.slot);
-  const { tail, marks } = await updateUntilSwitched(bundle);
-  let follow: FollowResult;
-  try {
-    follow = await flow.followBoots(tail, {
-      expectSlot: before.slot,
-      newSlot,
-      bootlimit,
-      timeoutMs: flow.ms.rollback,
-    });
-  } catch (err) {
-    broken = `${t.test?.title ?? bundleKey}: ${errorMessage(err)}`;
-    throw err;
+/** Test 1 and 5's checks of a completed update. */
+async function expectUpdated(before: BoardState, p: UpdatePlan): Promise<BoardState> {
+  const after = await s.stateAfter();
+  if (s.target(p.bundle) === undefined) {
+    s.learnedVersion = after.version;
+    s.rec.note(
+      `the bundle's version is not known to the run: the update brought ${after.version}, taken as its version`,
+    );
   }
-  const after = await stateAfter();
-  const onNew = follow.attempts.filter((a) => a.slot === newSlot);
+  expect(updateProblems(before, after, s.target(p.bundle)), 'a completed update').to.deep.equal([]);
+  const { altboot, health } = s.flow.settings.breadcrumbs;
+  expect(
+    newBreadcrumbs(before, after).filter((b) => b === altboot || b === health),
+    'rollback breadcrumbs',
+  ).to.deep.equal([]);
+  expect(await s.dataProblems(), 'the data partition file').to.deep.equal([]);
+  return after;
+}
+
+/** How each attempt of the new system was counted: 1, 2, ... up, or limit-1, ... down. */
+function expectCounted(onNew: FollowResult['attempts'], bootlimit: number, f: FollowResult): void {
+  if (onNew.every((a) => a.bootcount !== undefined))
+    expect(
+      onNew.map((a) => a.bootcount),
+      `bootcount of each attempt:\n${quoteAttempts(f)}`,
+    ).to.deep.equal(onNew.map((_, i) => i + 1));
+  else if (onNew.every((a) => a.left !== undefined))
+    expect(
+      onNew.map((a) => a.left),
+      `attempts left after each attempt:\n${quoteAttempts(f)}`,
+    ).to.deep.equal(onNew.map((_, i) => bootlimit - i - 1));
+  else s.rec.note('the boot attempt marker carries no counter: the counting is not checked');
+}
+
+/** Tests 2 and 3: a bad update must come back to the old system by itself. */
+async function rollbackTest(t: Ctx, kind: 'unbootable' | 'unhealthy'): Promise<void> {
+  const r = rig();
+  const p = s.precondition(t, kind);
+  const before = await s.ready(t, p.bundle);
+  const bootlimit = s.bootlimit(before);
+  if (kind === 'unbootable' && bootlimit === undefined)
+    skipBecause(
+      t,
+      `the OS profile ${r.os.file} gives no update.bootlimit: a fallback cannot be told from endless retries`,
+    );
+  s.rec.note(`bad update: ${p.how}`);
+  const { tail, marks } = await s.install(p, before);
+  const follow = await s.flow.followBoots(tail, {
+    expect: 'old',
+    old: before.booted,
+    bootlimit,
+    timeoutMs: s.flow.ms.rollback,
+  });
+  const after = await s.stateAfter();
+  const onNew = follow.attempts.filter((a) => (a.slot !== undefined ? a.slot !== before.booted : a.trial));
   r.attach('boot attempts', quoteAttempts(follow) + '\n');
   r.metric('rollbackBoots', follow.attempts.length);
   r.metric('rollbackMs', follow.up.t - marks.switchedAt);
-  record!.note(
-    `back on slot ${follow.up.slot} after ${follow.attempts.length} boots, ${Math.round((follow.up.t - marks.switchedAt) / 1000)} s after the switch`,
+  s.rec.note(
+    `back on ${follow.up.slot} after ${follow.attempts.length} boots, ${Math.round((follow.up.t - marks.switchedAt) / 1000)} s after the switch`,
   );
 
-  expect(rollbackProblems(before, after, flow.settings), 'back on the old system').to.deep.equal([]);
-  expect(onNew.length, `attempts of slot ${newSlot}:\n${quoteAttempts(follow)}`).to.be.within(1, bootlimit);
-  const names = flow.settings.breadcrumbs;
-  if (crumb === 'altboot') {
-    // Each attempt is on the console, counted by the bootloader: 1, 2, ... up to the limit.
-    expect(
-      onNew.map((a) => a.bootcount),
-      `bootcount of each attempt:\n${quoteAttempts(follow)}`,
-    ).to.deep.equal(onNew.map((_, i) => i + 1));
-    expect(after.breadcrumbs, 'breadcrumbs').to.include(names.altboot);
-  } else {
-    expect(after.breadcrumbs, 'breadcrumbs').to.include(names.health);
-    expect(after.breadcrumbs, 'breadcrumbs').to.not.include(names.altboot);
+  expect(rollbackProblems(before, after), 'back on the old system').to.deep.equal([]);
+  if (!s.flow.settings.markers.bootAttempt)
+    s.rec.note('no boot attempt marker: the attempts are not counted');
+  else if (kind === 'unbootable') {
+    expect(onNew.length, `attempts of the new system:\n${quoteAttempts(follow)}`).to.be.within(1, bootlimit!);
+    expectCounted(onNew, bootlimit!, follow);
   }
-  await expectDataIntact();
+  const names = s.flow.settings.breadcrumbs;
+  const crumbs = r.os.commands.breadcrumbs ? newBreadcrumbs(before, after) : undefined;
+  if (kind === 'unbootable') {
+    if (crumbs) expect(crumbs, 'breadcrumbs').to.include(names.altboot);
+    else expect(follow.altboot, 'a fallback on the console (update.markers.altboot)').to.not.be.empty;
+  } else if (crumbs) {
+    expect(crumbs, 'breadcrumbs').to.include(names.health);
+    expect(crumbs, 'breadcrumbs').to.not.include(names.altboot);
+  } else {
+    expect(follow.healthFailed, 'a health-check rollback on the console (update.markers.healthFailed)').to.not
+      .be.empty;
+    expect(follow.altboot, 'no fallback by the bootloader').to.deep.equal([]);
+  }
+  expect(await s.dataProblems(), 'the data partition file').to.deep.equal([]);
 }
 
-/** Runs a test body and attaches, within the test, its serial logs and variables (pass or fail). */
+async function cutTest(t: Ctx, cuts: CutPlan, point: CutPlan['cuts'][number]): Promise<void> {
+  const r = rig();
+  const p = s.precondition(t, 'good');
+  r.attach('power-cut plan', describePlan(cuts) + '\n');
+  const c = s.calibrationFor(p.bundle);
+  if (!s.measured && point.phase !== 'copy' && point.phase !== 'after-switch') {
+    // Cuts land by time within their phase: one uncut update measures the phases first (test 1
+    // does it when it runs; with --grep for the cuts alone, this does).
+    s.rec.note('calibrating: one uncut update to measure the phases');
+    await s.updateToNew(p, await s.ready(t, p.bundle));
+  }
+  const before = await s.ready(t, p.bundle);
+  const dut = await s.flow.connect();
+  const cut = await cutDuringUpdate(s.flow, dut, p.bundle, point, c, before.booted);
+  void dut.close().catch(() => {});
+  s.rec.note(
+    `cut ${point.index}: planned ${point.phase} at ${Math.round(point.fraction * 100)}% (+${cut.delayMs} ms into the phase), landed in ${cut.landed}`,
+  );
+  r.metric('cutDelayMs', cut.delayMs);
+  // Timed cuts can land in a neighbouring phase: the report says where each one really fell.
+  r.metric('landedInPlannedPhase', cut.landed === point.phase ? 1 : 0);
+  const follow = await s.flow.powerOnAndFollow({ old: before.booted, bootlimit: s.bootlimit(before) });
+  r.metric('bootsAfterCut', follow.attempts.length);
+  const after = await s.stateAfter();
+  const judgement = judgeAfterCut(before, s.target(p.bundle), after);
+  s.rec.note(`after the cut: ${judgement.state}: ${judgement.reason}`);
+  expect(
+    judgement.state,
+    `a consistent system after a cut in ${cut.landed} (seed ${cuts.seed}): ${judgement.reason}`,
+  ).to.not.equal('inconsistent');
+  expect(await s.dataProblems(), 'the data partition file').to.deep.equal([]);
+}
+
+async function repeatTest(t: Ctx): Promise<void> {
+  const p = s.precondition(t, 'good');
+  let before = await s.ready(t, p.bundle);
+  if (s.target(p.bundle) !== undefined && before.version !== s.target(p.bundle)) {
+    // Not on the bundle's version yet (tests 1 and 4 did not leave it there): get there first.
+    s.rec.note(`first updating ${before.version} -> ${s.target(p.bundle)}, so the next update repeats it`);
+    await s.updateToNew(p, before);
+    await expectUpdated(before, p);
+    before = await s.ready(t, p.bundle);
+  }
+  const expected = s.flow.settings.repeatSameVersion;
+  s.rec.note(`the OS profile says a repeated update is ${expected}`);
+  if (expected === 'harmless') {
+    await s.updateToNew(p, before);
+    await expectUpdated(before, p);
+    return;
+  }
+  const dut = await s.flow.connect();
+  try {
+    const { remote } = await s.flow.copy(dut, p.bundle);
+    const res = await s.flow.startUpdate(dut, remote, p.bundle).result;
+    await s.flow.removeBundle({ run: (c, o) => dut.exec(c, o) }, remote);
+    // A lost session means the board went ahead and rebooted: that is not a refusal.
+    if (res instanceof Error)
+      expect.fail(`the update was not refused: its session ended with ${res.message}`);
+    const text = `${res.stdout}\n${res.stderr}`.trim();
+    expect(res.code, `a refused update exits non-zero with a message: ${text}`).to.not.equal(0);
+    expect(text, 'the refusal says why').to.match(/\S/);
+  } finally {
+    void dut.close().catch(() => {});
+  }
+  const after = await s.stateAfter();
+  expect([after.booted, after.version], 'booted system and version unchanged').to.deep.equal([
+    before.booted,
+    before.version,
+  ]);
+  expect(await s.dataProblems(), 'the data partition file').to.deep.equal([]);
+}
+
+/** A test body run under the session's record (serial logs and variables attached, pass or fail). */
 function recorded(fn: (this: Ctx) => Promise<void>): (this: Ctx) => Promise<void> {
-  return async function (this: Ctx) {
-    record = new TestRecord(rig());
-    let failure: string | undefined;
-    try {
-      await fn.call(this);
-    } catch (err) {
-      // A skip is mocha's Pending: nothing ran, nothing to attach.
-      if (err instanceof Error || typeof err !== 'object' || err?.constructor?.name !== 'Pending') {
-        failure = errorMessage(err);
-        record.attachAll(flow.settings.markers, failure);
-      }
-      throw err;
-    }
-    record.attachAll(flow.settings.markers);
+  return function (this: Ctx) {
+    return s.recorded(fn).call(this);
   };
 }
 
 describe('update-rollback', function () {
   before(function () {
-    flow = new UpdateFlow(rig());
+    s = new UpdateSession();
   });
 
   it(
-    '1. update succeeds: the other slot runs the new version, committed, data intact',
+    '1. update succeeds: a new slot or deployment runs the new version, committed, data intact',
     recorded(async function () {
-      const bundle = precondition(this, 'update:v2');
-      await ensureData();
-      const before = await stateBefore();
-      if (before.version === bundle.version)
+      const p = s.precondition(this, 'good');
+      const before = await s.ready(this, p.bundle);
+      if (p.bundle.version !== undefined && before.version === p.bundle.version)
         skipBecause(
           this,
-          `the board already runs ${bundle.version}: flash the v1 image to test an update to it`,
+          `the board already runs ${before.version}: flash an older image to test an update to it`,
         );
-      const newSlot = otherSlot(before.slot);
-      await updateToNewSlot(bundle, before);
-      const after = await stateAfter();
-
-      expect(after.slot, 'active slot after the update').to.equal(newSlot);
-      expect(after.version, 'version after the update').to.equal(bundle.version);
-      expect(
-        after.bootenv[flow.settings.trialVariable] ?? '0',
-        `${flow.settings.trialVariable} (committed)`,
-      ).to.equal('0');
-      const { altboot, health } = flow.settings.breadcrumbs;
-      expect(
-        after.breadcrumbs.filter((b) => b === altboot || b === health),
-        'rollback breadcrumbs',
-      ).to.deep.equal([]);
-      await expectDataIntact();
+      await s.updateToNew(p, before);
+      await expectUpdated(before, p);
     }),
   );
 
   it(
-    '2. rollback when the new system cannot boot: back on the old slot by itself (altboot)',
+    '2. rollback when the new system cannot boot: back on the old one by itself (altboot)',
     recorded(async function () {
-      await rollbackTest(this, 'update:unbootable-update', 'altboot');
+      await rollbackTest(this, 'unbootable');
     }),
   );
 
   it(
-    '3. rollback when the health check fails: back on the old slot, health breadcrumb only',
+    '3. rollback when the health check fails: back on the old one, health breadcrumb only',
     recorded(async function () {
-      await rollbackTest(this, 'update:health-fails', 'health');
+      await rollbackTest(this, 'unhealthy');
     }),
   );
 
@@ -291,48 +240,7 @@ describe('update-rollback', function () {
       it(
         `4.${point.index} cut ${point.index}/${cuts.cuts.length} during ${point.phase} at ${Math.round(point.fraction * 100)}% (seed ${cuts.seed})`,
         recorded(async function () {
-          const r = rig();
-          const bundle = precondition(this, 'update:v2');
-          r.attach('power-cut plan', describePlan(cuts) + '\n');
-          await ensureData();
-          const c = calibrationFor(bundle);
-          // A trial left by the previous cut ends (commit or rollback) before the next update.
-          await flow.waitTrialOver(new LogTail(r.console), flow.ms.update);
-          if (!measured && point.phase !== 'copy' && point.phase !== 'after-switch') {
-            // Cuts land by time within their phase: one uncut update measures the phases first
-            // (test 1 does it when it runs; with --grep for the cuts alone, this does).
-            record!.note('calibrating: one uncut update to measure the phases');
-            await updateToNewSlot(bundle, await stateBefore());
-          }
-          const before = await stateBefore();
-          const bootlimit = bootlimitOf(before);
-          const newSlot = otherSlot(before.slot);
-          const dut = await flow.connect();
-          const cut = await cutDuringUpdate(flow, dut, bundle, point, c, newSlot);
-          void dut.close().catch(() => {});
-          record!.note(
-            `cut ${point.index}: planned ${point.phase} at ${Math.round(point.fraction * 100)}% (+${cut.delayMs} ms into the phase), landed in ${cut.landed}`,
-          );
-          r.metric('cutDelayMs', cut.delayMs);
-          // Timed cuts can land in a neighbouring phase (before-switch, with no OS marker at the end
-          // of the write): the report says where each one really fell.
-          r.metric('landedInPlannedPhase', cut.landed === point.phase ? 1 : 0);
-          let follow: FollowResult;
-          try {
-            follow = await flow.powerOnAndFollow({ newSlot, bootlimit });
-          } catch (err) {
-            broken = `power cut ${point.index} (${point.phase}, seed ${cuts.seed}): ${errorMessage(err)}`;
-            throw err;
-          }
-          r.metric('bootsAfterCut', follow.attempts.length);
-          const after = await stateAfter();
-          const judgement = judgeAfterCut(before, bundle.version, after, flow.settings);
-          record!.note(`after the cut: ${judgement.state}: ${judgement.reason}`);
-          expect(
-            judgement.state,
-            `a consistent system after a cut in ${cut.landed} (seed ${cuts.seed}): ${judgement.reason}`,
-          ).to.not.equal('inconsistent');
-          await expectDataIntact();
+          await cutTest(this, cuts, point);
         }),
       );
     }
@@ -343,55 +251,7 @@ describe('update-rollback', function () {
     it(
       '5. to the same version: refused clearly or harmless, as the OS profile says',
       recorded(async function () {
-        const r = rig();
-        const bundle = precondition(this, 'update:v2');
-        await ensureData();
-        await flow.waitTrialOver(new LogTail(r.console), flow.ms.update);
-        let before = await stateBefore();
-        if (before.version !== bundle.version) {
-          // Not on the bundle's version yet (tests 1 and 4 did not leave it there): get there first.
-          record!.note(
-            `first updating ${before.version} -> ${bundle.version}, so the next update repeats it`,
-          );
-          await updateToNewSlot(bundle, before);
-          before = await stateBefore();
-          expect(before.version, 'version after the first update').to.equal(bundle.version);
-        }
-        const expected = flow.settings.repeatSameVersion;
-        record!.note(`the OS profile says a repeated update is ${expected}`);
-        const newSlot = otherSlot(before.slot);
-        if (expected === 'refused') {
-          const dut = await flow.connect();
-          try {
-            const { remote } = await flow.copy(dut, bundle);
-            const res = await flow.startUpdate(dut, remote, bundle).result;
-            // A lost session means the board went ahead and rebooted: that is not a refusal.
-            if (res instanceof Error)
-              expect.fail(`the update was not refused: its session ended with ${res.message}`);
-            const text = `${res.stdout}\n${res.stderr}`.trim();
-            expect(res.code, `a refused update exits non-zero with a message: ${text}`).to.not.equal(0);
-            expect(text, 'the refusal says why').to.match(/\S/);
-          } finally {
-            void dut.close().catch(() => {});
-          }
-          const after = await stateAfter();
-          expect([after.slot, after.version], 'slot and version unchanged').to.deep.equal([
-            before.slot,
-            before.version,
-          ]);
-        } else {
-          await updateToNewSlot(bundle, before);
-          const after = await stateAfter();
-          expect(after.slot, 'the repeated update runs from the other slot').to.equal(newSlot);
-          expect(after.version, 'version after repeating the update').to.equal(bundle.version);
-          expect(after.bootenv[flow.settings.trialVariable] ?? '0', 'committed').to.equal('0');
-          const { altboot, health } = flow.settings.breadcrumbs;
-          expect(
-            after.breadcrumbs.filter((b) => b === altboot || b === health),
-            'rollback breadcrumbs',
-          ).to.deep.equal([]);
-        }
-        await expectDataIntact();
+        await repeatTest(this);
       }),
     );
   });

@@ -10,7 +10,7 @@ import {
   parseSeed,
   planCuts,
   type CutPhase,
-} from '../../rig/update/powercut.js';
+} from '../../suites/update-rollback/lib/powercut.js';
 
 describe('power-cut planner', function () {
   it('is deterministic for a seed, and the seed changes the plan', function () {

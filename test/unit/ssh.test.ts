@@ -6,7 +6,8 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import { mask } from '../../rig/log.js';
 import { startReplaySshServer, type ReplaySshServer } from '../../rig/net/ssh-replay-server.js';
-import { RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
+import { AUTH_RETRIES, RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
+import { FailError } from '../../rig/errors.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../../rig/net/ssh-key.js';
 import { freePort } from '../../rig/net/user-network.js';
 
@@ -79,13 +80,18 @@ describe('ssh2 client against a local ssh2 server', function () {
     expect(sha(bare.files.get('/tmp/x y')!)).to.equal(sha(data));
   });
 
-  it('refuses a key the board does not have, quoting the last error when the time runs out', async () => {
+  it('stops soon after the board definitely refuses the key: a fail naming the cause, not the whole timeout', async () => {
     const other = generateRunKey();
-    const err = await sshConnect(target(server.port, other), { timeoutMs: 2500 }).catch((e: Error) => e);
-    expect(err).to.be.instanceOf(Error);
+    const t0 = Date.now();
+    const err = await sshConnect(target(server.port, other), { timeoutMs: 30_000 }).catch((e: Error) => e);
+    expect(err).to.be.instanceOf(FailError);
     expect((err as Error).message).to.match(
-      /ssh root@127\.0\.0\.1:\d+: no login in 2500 ms \(\d+ attempts\), last error: All configured authentication methods failed/,
+      new RegExp(
+        `ssh root@127\\.0\\.0\\.1:\\d+: the board refused the run's key ${AUTH_RETRIES + 1} times \\(${AUTH_RETRIES + 1} attempts\\): All configured authentication methods failed`,
+      ),
     );
+    // One try, then AUTH_RETRIES more a second apart: far below the 30 s timeout.
+    expect(Date.now() - t0).to.be.below((AUTH_RETRIES + 2) * 1000 + 2000);
   });
 
   it('retries until the board listens, quoting connection refused when it never does', async () => {

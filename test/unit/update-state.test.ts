@@ -13,9 +13,14 @@ import {
   unwrapPrefixed,
   type BoardState,
   type CommandRunner,
-} from '../../rig/update/board-state.js';
-import { judgeAfterCut, newBreadcrumbs, otherSlot, rollbackProblems } from '../../rig/update/consistency.js';
-import { missingCommands, renderCommand, updateSettings } from '../../rig/update/settings.js';
+} from '../../suites/update-rollback/lib/board-state.js';
+import {
+  judgeAfterCut,
+  newBreadcrumbs,
+  rollbackProblems,
+  updateProblems,
+} from '../../suites/update-rollback/lib/consistency.js';
+import { missingCommands, renderCommand, updateSettings } from '../../suites/update-rollback/lib/settings.js';
 
 const os = loadOsProfile();
 const settings = updateSettings(os);
@@ -36,7 +41,9 @@ function recordedRunner(
   };
 }
 
+const BOOTED = os.commands.booted!;
 const V1_ON_A: Record<string, Partial<CommandResult>> = {
+  [BOOTED]: { stdout: 'A' },
   'bootenv get active_slot': { stdout: 'A' },
   '. /etc/os-release && echo "$VERSION_ID"': { stdout: 'v1' },
   'bootenv get upgrade_available': { stdout: '0' },
@@ -47,29 +54,78 @@ const V1_ON_A: Record<string, Partial<CommandResult>> = {
   'ls /mnt/state/rollback/ 2>/dev/null': { stdout: '' },
 };
 
-function state(over: Partial<BoardState> & { trial?: string }): BoardState {
+function state(over: Partial<BoardState>): BoardState {
   return {
-    slot: over.slot ?? 'A',
+    booted: over.booted ?? 'A',
     version: over.version ?? 'v1',
-    bootenv: { upgrade_available: over.trial ?? '0', ...over.bootenv },
+    trial: over.trial ?? false,
+    bootenv: { upgrade_available: over.trial ? '1' : '0', ...over.bootenv },
     breadcrumbs: over.breadcrumbs ?? [],
   };
 }
 
 describe('update: board state through the OS profile', function () {
-  it('reads slot, version, bootloader variables and breadcrumbs with the profile commands', async function () {
+  it('reads the booted slot, version, trial, bootloader variables and breadcrumbs with the profile commands', async function () {
     const runner = recordedRunner(V1_ON_A);
     const s = await readBoardState(runner, os, settings);
     expect(s).to.deep.equal({
-      slot: 'A',
+      booted: 'A',
       version: 'v1',
+      trial: false,
       bootenv: { active_slot: 'A', upgrade_available: '0', bootcount: '0', bootlimit: '3' },
       breadcrumbs: [],
+      bootlimit: 3,
     });
     expect(runner.calls).to.include('bootenv get bootlimit');
   });
 
-  it('lists breadcrumbs, and fails naming the command when the slot cannot be read', async function () {
+  it("reads the trial from the profile's trial command when it has one, and refuses an answer that is not 1 or 0", async function () {
+    const withTrial: OsProfile = { ...os, commands: { ...os.commands, trial: 'rauc-trial' } };
+    expect(
+      (
+        await readBoardState(
+          recordedRunner({ ...V1_ON_A, 'rauc-trial': { stdout: '1\n' } }),
+          withTrial,
+          settings,
+        )
+      ).trial,
+    ).to.equal(true);
+    expect(
+      (
+        await readBoardState(
+          recordedRunner({ ...V1_ON_A, 'rauc-trial': { stdout: '0' } }),
+          withTrial,
+          settings,
+        )
+      ).trial,
+    ).to.equal(false);
+    await readBoardState(
+      recordedRunner({ ...V1_ON_A, 'rauc-trial': { stdout: 'good' } }),
+      withTrial,
+      settings,
+    ).then(
+      () => expect.fail('no error'),
+      (e: Error) => expect(e.message).to.contain('commands.trial: expected 1 or 0, got "good"'),
+    );
+    // No trial command and no bootenvGet: the OS gives no way to tell, the state reads committed.
+    const bare: OsProfile = { ...os, commands: { ...os.commands, bootenvGet: undefined } };
+    const s = await readBoardState(recordedRunner(V1_ON_A), bare, settings);
+    expect(s.trial).to.equal(false);
+    expect(s.bootenv).to.deep.equal({});
+  });
+
+  it('reads the boot limit from the profile: a number, a command, or a bootloader variable', async function () {
+    const runner = () => recordedRunner({ ...V1_ON_A, 'echo 1': { stdout: '1' } });
+    expect((await readBoardState(runner(), os, settings)).bootlimit).to.equal(3);
+    const cmd: OsProfile = { ...os, commands: { ...os.commands, bootlimit: 'echo 1' } };
+    expect((await readBoardState(runner(), cmd, settings)).bootlimit).to.equal(1);
+    const fixed: OsProfile = { ...os, update: { ...os.update, bootlimit: 2 } };
+    expect((await readBoardState(runner(), fixed, updateSettings(fixed))).bootlimit).to.equal(2);
+    const none: OsProfile = { ...os, commands: { ...os.commands, bootenvGet: undefined } };
+    expect((await readBoardState(runner(), none, settings)).bootlimit).to.equal(undefined);
+  });
+
+  it('lists breadcrumbs, and fails naming the command when the booted system cannot be read', async function () {
     const runner = recordedRunner({
       ...V1_ON_A,
       'ls /mnt/state/rollback/ 2>/dev/null': {
@@ -82,7 +138,7 @@ describe('update: board state through the OS profile', function () {
     ]);
     const broken = recordedRunner({
       ...V1_ON_A,
-      'bootenv get active_slot': { code: 1, stderr: 'bootenv: no backend /usr/lib/hw-test/bootenv-' },
+      [BOOTED]: { code: 1, stderr: 'sed: /proc/cmdline: No such file or directory' },
     });
     try {
       await readBoardState(broken, os, settings);
@@ -90,9 +146,9 @@ describe('update: board state through the OS profile', function () {
     } catch (err) {
       expect(err).to.be.instanceOf(FailError);
       expect((err as Error).message)
-        .to.contain('reading the active slot')
-        .and.contain('bootenv get active_slot')
-        .and.contain('no backend');
+        .to.contain('reading the booted slot or deployment')
+        .and.contain('/proc/cmdline')
+        .and.contain('No such file');
     }
   });
 
@@ -157,41 +213,69 @@ describe('update: console shell framing', function () {
   });
 });
 
-describe('update: judging the board after a power cut', function () {
-  const before = state({ slot: 'A', version: 'v1' });
-  const cases: [string, BoardState, string][] = [
-    ['the old system', state({ slot: 'A', version: 'v1' }), 'old'],
-    ['the update, committed', state({ slot: 'B', version: 'v2' }), 'new-committed'],
-    ['the update on trial', state({ slot: 'B', version: 'v2', trial: '1' }), 'new-trial'],
-    ['the old slot with a trial pending', state({ slot: 'A', version: 'v1', trial: '1' }), 'inconsistent'],
-    ['the old slot with another version', state({ slot: 'A', version: 'v2' }), 'inconsistent'],
-    ['the new slot with the old version', state({ slot: 'B', version: 'v1' }), 'inconsistent'],
-    ['an unknown slot', state({ slot: 'C', version: 'v2' }), 'inconsistent'],
-  ];
-  for (const [name, after, expected] of cases) {
-    it(`${name}: ${expected}`, function () {
-      const j = judgeAfterCut(before, 'v2', after, settings);
-      expect(j.state, j.reason).to.equal(expected);
-      expect(j.reason).to.contain(`slot=${after.slot}`);
-    });
+describe('update: judging the booted system, slot or deployment alike', function () {
+  for (const [kind, old, next, other] of [
+    ['A/B slots', 'A', 'B', 'C'],
+    ['OSTree deployments', '3f1c9a.0', '9b22e0.0', '77aa01.0'],
+  ] as const) {
+    const before = state({ booted: old, version: 'v1' });
+    const cases: [string, BoardState, string][] = [
+      ['the old system', state({ booted: old, version: 'v1' }), 'old'],
+      ['the update, committed', state({ booted: next, version: 'v2' }), 'new-committed'],
+      ['the update on trial', state({ booted: next, version: 'v2', trial: true }), 'new-trial'],
+      [
+        'the old system with a trial pending',
+        state({ booted: old, version: 'v1', trial: true }),
+        'inconsistent',
+      ],
+      [
+        'the old system with another version (written in place)',
+        state({ booted: old, version: 'v2' }),
+        'inconsistent',
+      ],
+      ['a new system with the old version', state({ booted: next, version: 'v1' }), 'inconsistent'],
+      ['any other new system with the update', state({ booted: other, version: 'v2' }), 'new-committed'],
+    ];
+    for (const [name, after, expected] of cases) {
+      it(`${kind}: ${name}: ${expected}`, function () {
+        const j = judgeAfterCut(before, 'v2', after);
+        expect(j.state, j.reason).to.equal(expected);
+        expect(j.reason).to.contain(`booted=${after.booted}`);
+      });
+    }
   }
 
-  it('checks a rollback: old slot, old version, nothing on trial', function () {
-    expect(rollbackProblems(before, state({ slot: 'A', version: 'v1' }), settings)).to.deep.equal([]);
-    const bad = rollbackProblems(before, state({ slot: 'B', version: 'v2', trial: '1' }), settings);
+  it('accepts a new system of any version when the run does not know the bundle version, and says so', function () {
+    const j = judgeAfterCut(state({ booted: 'A' }), undefined, state({ booted: 'B', version: 'v7' }));
+    expect(j.state).to.equal('new-committed');
+    expect(j.reason).to.contain('not checked');
+  });
+
+  it('checks a completed update: another system, the bundle version, committed', function () {
+    const before = state({ booted: 'A', version: 'v1' });
+    expect(updateProblems(before, state({ booted: 'B', version: 'v2' }), 'v2')).to.deep.equal([]);
+    const stuck = updateProblems(before, state({ booted: 'A', version: 'v2', trial: true }), 'v2');
+    expect(stuck.join('\n'))
+      .to.contain('still runs A')
+      .and.contain('did not switch, or wrote the running system')
+      .and.contain('still on trial');
+    expect(updateProblems(before, state({ booted: 'B', version: 'v1' }), 'v2')).to.deep.equal([
+      "version is v1, expected the update's v2",
+    ]);
+  });
+
+  it('checks a rollback: the old system, the old version, nothing on trial', function () {
+    const before = state({ booted: 'A', version: 'v1' });
+    expect(rollbackProblems(before, state({ booted: 'A', version: 'v1' }))).to.deep.equal([]);
+    const bad = rollbackProblems(before, state({ booted: 'B', version: 'v2', trial: true }));
     expect(bad).to.have.length(3);
-    expect(bad.join('\n'))
-      .to.contain('expected A')
-      .and.contain('expected v1')
-      .and.contain('upgrade_available=1');
+    expect(bad.join('\n')).to.contain('expected A').and.contain('expected v1').and.contain('trial');
   });
 
   it('tells new breadcrumbs from those left before', function () {
     const b = state({ breadcrumbs: ['rollback-altboot-triggered'] });
     const a = state({ breadcrumbs: ['rollback-altboot-triggered', 'rollback-health-triggered'] });
     expect(newBreadcrumbs(b, a)).to.deep.equal(['rollback-health-triggered']);
-    expect(otherSlot('A')).to.equal('B');
-    expect(otherSlot('b')).to.equal('a');
   });
 });
 
@@ -204,7 +288,8 @@ describe('update: OS profile settings', function () {
       health: 'rollback-health-triggered',
     });
     expect(
-      settings.markers.bootAttempt.exec('hw-test: bootloader slot=B bootcount=2 upgrade_available=1')?.groups,
+      settings.markers.bootAttempt!.exec('hw-test: bootloader slot=B bootcount=2 upgrade_available=1')
+        ?.groups,
     ).to.include({
       slot: 'B',
       bootcount: '2',
@@ -217,13 +302,11 @@ describe('update: OS profile settings', function () {
       commands: { version: 'cat /etc/version' },
       update: { repeatSameVersion: 'refused' },
     };
-    expect(missingCommands(old)).to.deep.equal([
-      'activeSlot',
-      'bootenvGet',
-      'breadcrumbs',
-      'update',
-      'sha256',
-    ]);
+    expect(missingCommands(old)).to.deep.equal(['booted', 'update', 'reboot', 'sha256']);
+    // The old name of `booted` still counts.
+    expect(missingCommands({ ...old, commands: { ...old.commands, activeSlot: 'x' } })).to.not.include(
+      'booted',
+    );
     const s = updateSettings(old);
     expect(s.trialVariable).to.equal('upgrade_available');
     expect(s.repeatSameVersion).to.equal('refused');
@@ -231,14 +314,26 @@ describe('update: OS profile settings', function () {
       InputError,
       /update\.markers\.reset/,
     );
+    // An empty optional marker: the OS prints no such line; an empty required one is refused.
+    expect(updateSettings({ ...os, update: { markers: { verifying: '' } } }).markers.verifying).to.equal(
+      undefined,
+    );
+    expect(() => updateSettings({ ...os, update: { markers: { userspace: '' } } })).to.throw(
+      InputError,
+      /cannot be empty/,
+    );
+    expect(s.bootlimit).to.deep.equal({ variable: 'bootlimit' });
+    expect(updateSettings({ ...os, update: { bootlimit: 1 } }).bootlimit).to.deep.equal({ value: 1 });
   });
 
   it('fills command templates, quoting values and dropping an unknown checksum', function () {
     expect(renderCommand(os.commands.update!, { file: '/tmp/rootfs-v2.ext4.zst', sha256: 'ab12' })).to.equal(
-      'os-update /tmp/rootfs-v2.ext4.zst --sha256 ab12 --reboot',
+      'os-update /tmp/rootfs-v2.ext4.zst --sha256 ab12',
     );
-    expect(renderCommand(os.commands.update!, { file: '/tmp/a b' })).to.equal(
-      "os-update '/tmp/a b' --reboot",
+    expect(renderCommand(os.commands.update!, { file: '/tmp/a b' })).to.equal("os-update '/tmp/a b'");
+    // The shell's own ${var} is not a placeholder.
+    expect(renderCommand('l=$(fw_printenv -n BOOT_${b}_LEFT) {file}', { file: 'x' })).to.equal(
+      'l=$(fw_printenv -n BOOT_${b}_LEFT) x',
     );
     expect(renderCommand('x --sha256={sha256} y', {})).to.equal('x y');
     expect(() => renderCommand('bootenv get {name}', {})).to.throw(InputError, /\{name\}/);

@@ -1,7 +1,7 @@
-import type { CommandResult, ConsoleShell, Dut } from '../../suites/fixture.js';
-import type { OsProfile } from '../catalog/os-profile.js';
-import { FailError } from '../errors.js';
-import { renderCommand, type UpdateSettings } from './settings.js';
+import type { CommandResult, ConsoleShell, Dut } from '../../fixture.js';
+import type { OsProfile } from '../../../rig/catalog/os-profile.js';
+import { FailError } from '../../../rig/errors.js';
+import { bootedCommand, renderCommand, type UpdateSettings } from './settings.js';
 
 /**
  * Runs a shell command on the board: the console shell or SSH. The helpers here take this small
@@ -53,13 +53,20 @@ export function dutRunner(dut: Dut): CommandRunner {
   return { run: (command, opts) => dut.exec(command, opts) };
 }
 
-/** What the board says about its update state. */
+/**
+ * What the board says about its update state. `booted` is an opaque token (a slot name, a
+ * deployment checksum): the suite only compares it with the one read before the update.
+ */
 export interface BoardState {
-  slot: string;
+  booted: string;
   version: string;
+  /** The booted system is on trial: not committed (marked good) yet. */
+  trial: boolean;
   /** Bootloader variables; an unset one is absent. */
   bootenv: Record<string, string>;
   breadcrumbs: string[];
+  /** How many boots of a new system the bootloader attempts, when the OS says. */
+  bootlimit?: number;
 }
 
 export interface ReadOptions {
@@ -127,6 +134,49 @@ export function parseBreadcrumbs(stdout: string): string[] {
     .sort();
 }
 
+/** `1`, `true`, `yes` (any case) is on trial; `0`, `false`, `no` or nothing is committed. */
+export function parseTrial(text: string, what: string): boolean {
+  const v = lastLine(text).toLowerCase();
+  if (v === '' || v === '0' || v === 'false' || v === 'no') return false;
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  throw new FailError(`${what}: expected 1 or 0, got "${v.slice(0, 80)}"`, { actual: v });
+}
+
+/**
+ * Whether the booted system is on trial: the profile's `trial` command, else its trial variable
+ * through `bootenvGet` (unset: committed), else false (the OS gives no way to tell).
+ */
+export async function readTrial(
+  runner: CommandRunner,
+  os: OsProfile,
+  settings: UpdateSettings,
+  opts: ReadOptions = {},
+): Promise<boolean> {
+  if (os.commands.trial)
+    return parseTrial(
+      await mustRun(runner, os.commands.trial, 'reading the trial state', opts),
+      'commands.trial',
+    );
+  if (!os.commands.bootenvGet) return false;
+  const env = await readBootenv(runner, os, [settings.trialVariable], opts);
+  return (env[settings.trialVariable] ?? '0') !== '0';
+}
+
+export async function readBooted(
+  runner: CommandRunner,
+  os: OsProfile,
+  opts: ReadOptions = {},
+): Promise<string> {
+  const booted = lastLine(
+    await mustRun(runner, bootedCommand(os) ?? 'false', 'reading the booted slot or deployment', opts),
+  );
+  if (!booted)
+    throw new FailError(
+      `\`${bootedCommand(os)}\` (commands.booted) printed nothing: no booted slot or deployment`,
+    );
+  return booted;
+}
+
 export async function readBoardState(
   runner: CommandRunner,
   os: OsProfile,
@@ -134,17 +184,39 @@ export async function readBoardState(
   opts: ReadOptions = {},
 ): Promise<BoardState> {
   const c = os.commands;
-  const slot = lastLine(await mustRun(runner, c.activeSlot ?? 'false', 'reading the active slot', opts));
+  const booted = await readBooted(runner, os, opts);
   const version = lastLine(await mustRun(runner, c.version, 'reading the OS version', opts));
-  const bootenv = await readBootenv(runner, os, settings.bootenv, opts);
+  const trial = await readTrial(runner, os, settings, opts);
+  const bootenv = c.bootenvGet ? await readBootenv(runner, os, settings.bootenv, opts) : {};
   // `ls` of an empty or missing folder may exit non-zero: no breadcrumbs.
   const crumbs = c.breadcrumbs ? await runner.run(c.breadcrumbs, opts) : undefined;
   return {
-    slot,
+    booted,
     version,
+    trial,
     bootenv,
     breadcrumbs: crumbs && crumbs.code === 0 ? parseBreadcrumbs(crumbs.stdout) : [],
+    bootlimit: await readBootlimit(runner, os, settings, bootenv, opts),
   };
+}
+
+/** The limit: the profile's number, else its `bootlimit` command, else its bootlimit variable. */
+async function readBootlimit(
+  runner: CommandRunner,
+  os: OsProfile,
+  settings: UpdateSettings,
+  bootenv: Record<string, string>,
+  opts: ReadOptions,
+): Promise<number | undefined> {
+  const b = settings.bootlimit;
+  if ('value' in b) return b.value;
+  let text: string | undefined;
+  if (os.commands.bootlimit)
+    text = lastLine(await mustRun(runner, os.commands.bootlimit, 'reading the boot limit', opts));
+  else if (os.commands.bootenvGet)
+    text = bootenv[b.variable] ?? (await readBootenv(runner, os, [b.variable], opts))[b.variable];
+  const v = Number(text);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** The sha256 of a file on the board, through the profile's `sha256` command. */
@@ -178,5 +250,5 @@ export function formatState(s: BoardState): string {
   const env = Object.entries(s.bootenv)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  return `slot=${s.slot} version=${s.version} ${env} breadcrumbs=[${s.breadcrumbs.join(', ')}]`;
+  return `booted=${s.booted} version=${s.version} trial=${s.trial ? 1 : 0} ${env} breadcrumbs=[${s.breadcrumbs.join(', ')}]`;
 }

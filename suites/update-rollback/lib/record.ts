@@ -1,19 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { SuiteContext } from '../fixture.js';
-import { errorMessage } from '../../rig/errors.js';
-import {
-  dutRunner,
-  fileSha256,
-  formatState,
-  type BoardState,
-  type CommandRunner,
-} from '../../rig/update/board-state.js';
-import { formatLog, splitBoots } from '../../rig/update/boots.js';
-import { sha256Of } from '../../rig/update/bundle.js';
-import { LogTail } from '../../rig/update/log-tail.js';
-import type { UpdateMarkers } from '../../rig/update/settings.js';
-import type { UpdateFlow } from '../../rig/update/update-flow.js';
+import type { SuiteContext } from '../../fixture.js';
+import { errorMessage } from '../../../rig/errors.js';
+import { dutRunner, fileSha256, formatState, type BoardState, type CommandRunner } from './board-state.js';
+import { formatLog, splitBoots } from './boots.js';
+import { sha256Of } from './bundle.js';
+import { LogTail } from './log-tail.js';
+import type { UpdateMarkers } from './settings.js';
+import type { UpdateFlow } from './update-flow.js';
 
 /**
  * What each test of the suite leaves in its report: the serial log of every boot it went

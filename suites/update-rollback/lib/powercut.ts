@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { InputError } from '../errors.js';
+import { InputError } from '../../../rig/errors.js';
 
 /**
  * Where a power cut can land in an update, in the order they happen (issue 7, test 4):

@@ -1,7 +1,7 @@
-import type { BootSession } from '../../suites/fixture.js';
-import type { BoardType } from '../catalog/board.js';
-import { failurePatterns } from '../catalog/board.js';
-import type { Console, ConsoleLine } from '../console/console.js';
+import type { BootSession } from '../../fixture.js';
+import type { BoardType } from '../../../rig/catalog/board.js';
+import { failurePatterns } from '../../../rig/catalog/board.js';
+import type { Console, ConsoleLine } from '../../../rig/console/console.js';
 
 /**
  * Hands the boots this suite follows over to the boot session. The session matches its stage

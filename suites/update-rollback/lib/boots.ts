@@ -1,10 +1,14 @@
-import type { ConsoleLine } from '../console/console.js';
+import type { ConsoleLine } from '../../../rig/console/console.js';
 import type { UpdateMarkers } from './settings.js';
 
 /** One boot attempt, as the bootloader announced it on the console. */
 export interface BootAttempt {
-  slot: string;
+  /** The slot or deployment, when the bootloader names it (the same token as `commands.booted`). */
+  slot?: string;
+  /** Attempts so far, counting up (the reference OS). */
   bootcount?: number;
+  /** Attempts left after this one, counting down (RAUC's U-Boot integration). */
+  left?: number;
   /** The bootloader says this boot is a trial of an update (undefined: it does not say). */
   trial?: boolean;
   /** The console line, quoted in reports. */
@@ -17,14 +21,15 @@ export function parseBootAttempt(
   line: ConsoleLine,
   markers: Pick<UpdateMarkers, 'bootAttempt'>,
 ): BootAttempt | undefined {
-  const m = markers.bootAttempt.exec(line.text);
+  const m = markers.bootAttempt?.exec(line.text);
   if (!m) return undefined;
-  const count = m.groups?.bootcount;
-  const trial = m.groups?.trial;
+  const g = m.groups ?? {};
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   return {
-    slot: m.groups?.slot ?? '?',
-    bootcount: count === undefined ? undefined : Number(count),
-    trial: trial === undefined ? undefined : trial !== '0',
+    slot: g.slot,
+    bootcount: num(g.bootcount),
+    left: num(g.left),
+    trial: g.trial === undefined ? undefined : g.trial !== '0',
     // From the marker on: GRUB's menu escapes can leave its banner on the same line.
     line: line.text.slice(m.index).trim(),
     t: line.t,
@@ -78,7 +83,7 @@ export function splitBoots(
     attempted = false;
   };
   for (const l of lines) {
-    if (markers.bootAttempt.test(l.text)) {
+    if (markers.bootAttempt?.test(l.text)) {
       if (attempted) close();
       attempted = true;
     }

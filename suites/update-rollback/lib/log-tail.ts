@@ -1,6 +1,6 @@
-import type { Console, ConsoleLine } from '../console/console.js';
-import { TimeoutError, type ErrorClass } from '../errors.js';
-import { abortPromise } from '../util/abort.js';
+import type { Console, ConsoleLine } from '../../../rig/console/console.js';
+import { TimeoutError, type ErrorClass } from '../../../rig/errors.js';
+import { abortPromise } from '../../../rig/util/abort.js';
 
 /**
  * Follows the console's log without moving its `expect` cursor: the boot session owns that cursor
