@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import {
+  SABOTAGE,
+  runUpdateJobs,
+  testByTitle,
+  unavailable,
+  why,
+  type UpdateRunResult,
+  type UpdateSystemRun,
+} from '../helpers/update-systems.js';
+
+/**
+ * Issue 17: the sabotage the update-rollback suite must catch, per update system, each with the
+ * verdict fail and the right reason, quickly (the early stops of lib/follow.ts): an update that
+ * installs but does not switch, one that writes the running slot or deployment, and a bootloader
+ * left to retry a bad system forever. Two runs at a time, each only the test that catches it.
+ */
+const T1 = 'update-rollback 1\\.';
+const T2 = 'update-rollback 2\\.';
+const ROWS: { row: UpdateSystemRun; grep: string; test: RegExp; message: RegExp; what: string }[] = [
+  {
+    row: SABOTAGE.referenceNoSwitch,
+    what: 'installs but does not switch',
+    grep: T1,
+    test: /^1\. /,
+    message: /came up again instead of a new one: the update did not switch/,
+  },
+  {
+    row: SABOTAGE.referenceWritesRunning,
+    what: 'writes the running slot',
+    grep: T1,
+    test: /^1\. /,
+    message: /\(A, version v2\) came up again instead of a new one/,
+  },
+  {
+    row: SABOTAGE.raucNoSwitch,
+    what: 'installs but does not switch (activate-installed=false)',
+    grep: T1,
+    test: /^1\. /,
+    message: /came up again instead of a new one: the update did not switch/,
+  },
+  {
+    row: SABOTAGE.raucWritesRunning,
+    what: "writes the running slot (the bundle's install hook)",
+    grep: T1,
+    test: /^1\. /,
+    message: /\(A, version v2\) came up again instead of a new one/,
+  },
+  {
+    row: SABOTAGE.raucNoFallback,
+    what: 'leaves a bad slot retried forever (the boot script never counts a try)',
+    grep: T2,
+    test: /^2\. /,
+    message: /the bootloader attempted B 2 times \(bootlimit=1\) instead of falling back/,
+  },
+  {
+    row: SABOTAGE.ostreeNoSwitch,
+    what: 'installs but does not switch',
+    grep: T1,
+    test: /^1\. /,
+    message: /came up again instead of a new one/,
+  },
+  {
+    row: SABOTAGE.ostreeWritesRunning,
+    what: 'writes the running deployment',
+    grep: T1,
+    test: /^1\. /,
+    message: /came up again instead of a new one|still runs/,
+  },
+  {
+    row: SABOTAGE.ostreeNoFallback,
+    what: 'leaves a bad deployment retried forever',
+    grep: T2,
+    test: /^2\. /,
+    message: /instead of falling back/,
+  },
+];
+
+describe('update-rollback catches a broken update system, with the verdict fail (qemu-x86-64, TCG)', function () {
+  this.timeout(90 * 60_000);
+  const ready = ROWS.filter((r) => !unavailable(r.row));
+  let results: UpdateRunResult[] = [];
+
+  before(async function () {
+    results = await runUpdateJobs(
+      'upd-sab',
+      ready.map((r) => ({ row: r.row, args: ['--grep', r.grep] })),
+    );
+  });
+
+  for (const r of ROWS) {
+    const missing = unavailable(r.row);
+    const title = `${r.row.system}, ${r.row.variant}: an update that ${r.what} fails`;
+    (missing ? it.skip : it)(missing ? `${title} (pending: ${missing})` : title, function () {
+      const res = results[ready.indexOf(r)];
+      const t = testByTitle(res.summary, r.test);
+      expect(t.verdict, why(t, res)).to.equal('fail');
+      expect(t.message, why(t, res)).to.match(r.message);
+      expect(res.summary.verdict).to.equal('fail');
+      expect(res.code).to.equal(1);
+      // Fail fast: the early stops answer in about one boot, not the 300-600 s timeouts.
+      expect(t.durationMs, `took ${Math.round((t.durationMs ?? 0) / 1000)} s`).to.be.below(300_000);
+    });
+  }
+});
