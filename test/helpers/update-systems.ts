@@ -107,7 +107,7 @@ export async function runUpdateJobs(
   const names = jobs.map((_, i) => `${prefix}-${i + 1}`);
   const env = { HW_TEST_BOARDS_DIR: boardsDir(names) };
   const reports = mkdtempSync(path.join(os.tmpdir(), `hwt-${prefix}-`));
-  const results: UpdateRunResult[] = new Array(jobs.length);
+  const results: UpdateRunResult[] = [];
   // Built first, one at a time: two builds of one variant at once would share a scratch folder.
   const images: BuiltImage[] = [];
   for (const j of jobs) images.push(await ensureImage('x86_64', j.row.variant));
