@@ -30,7 +30,8 @@ const ROWS: { row: UpdateSystemRun; grep: string; test: RegExp; message: RegExp;
     what: 'writes the running slot',
     grep: T1,
     test: /^1\. /,
-    message: /\(A, version v2\) came up again instead of a new one/,
+    message:
+      /\(A, version v2\) came up again instead of a new one: it runs v2 where v1 ran: the update wrote the running system/,
   },
   {
     row: SABOTAGE.raucNoSwitch,
@@ -44,7 +45,8 @@ const ROWS: { row: UpdateSystemRun; grep: string; test: RegExp; message: RegExp;
     what: "writes the running slot (the bundle's install hook)",
     grep: T1,
     test: /^1\. /,
-    message: /\(A, version v2\) came up again instead of a new one/,
+    message:
+      /\(A, version v2\) came up again instead of a new one: it (runs v2 where v1 ran: the update wrote the running system|rolled back)/,
   },
   {
     row: SABOTAGE.raucNoFallback,

@@ -101,6 +101,23 @@ describe('update suite: fail fast, for the right reason', function () {
     expect(Date.now() - t0).to.be.below(3000);
   });
 
+  it('tells an update that wrote the running system from one that did not switch', async function () {
+    const { flow, play } = await setup();
+    const tail = new LogTail(flow.r.console, 1);
+    void play(
+      lines(
+        'hw-test: bootloader slot=A bootcount=1 upgrade_available=1',
+        'hw-test: userspace up version=v2 slot=A',
+      ),
+    );
+    const err = await flow
+      .followBoots(tail, { expect: 'new', old: 'A', oldVersion: 'v1', bootlimit: 3, timeoutMs: 300_000 })
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.contain(
+      '(A, version v2) came up again instead of a new one: it runs v2 where v1 ran: the update wrote the running system',
+    );
+  });
+
   it('following the boots stops when the bootloader keeps failing to boot, quoting it', async function () {
     const { flow, play } = await setup();
     const tail = new LogTail(flow.r.console, 1);
