@@ -80,10 +80,18 @@ export function unavailable(r: UpdateSystemRun): string | undefined {
   return undefined;
 }
 
-/** A copy of qemu-x86-64 under its own name: runs in parallel each get a disk and a lock. */
+/**
+ * A copy of qemu-x86-64 under its own name: runs in parallel each get a disk and a lock. Its boot
+ * stages may take longer: two TCG boards share the host's cores (GRUB's BIOS disk reads of the
+ * kernel took 135 s on a loaded host). The suite's early stops, not these limits, make a broken
+ * update fail fast.
+ */
 function boardsDir(names: string[]): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-update-boards-'));
-  const y = readFileSync(path.join(ROOT, 'boards', 'qemu-x86-64.yaml'), 'utf8');
+  const longer: Record<string, number> = { kernel: 300, userspace: 300, login: 180, ssh: 180 };
+  let y = readFileSync(path.join(ROOT, 'boards', 'qemu-x86-64.yaml'), 'utf8');
+  for (const [k, v] of Object.entries(longer))
+    y = y.replace(new RegExp(`^  ${k}: \\d+$`, 'm'), `  ${k}: ${v}`);
   for (const n of names) writeFileSync(path.join(dir, `${n}.yaml`), y.replace(/^name: .*$/m, `name: ${n}`));
   return dir;
 }

@@ -100,8 +100,8 @@ describe('update-rollback catches a broken update system, with the verdict fail 
       expect(t.message, why(t, res)).to.match(r.message);
       expect(res.summary.verdict).to.equal('fail');
       expect(res.code).to.equal(1);
-      // Fail fast: the early stops answer in about one boot, not the 300-600 s timeouts.
-      expect(t.durationMs, `took ${Math.round((t.durationMs ?? 0) / 1000)} s`).to.be.below(300_000);
+      // Fail fast: an early stop answered (lib/follow.ts), not the 300-600 s timeouts.
+      expect(t.message, why(t, res)).to.not.match(/did not come within/);
     });
   }
 });
