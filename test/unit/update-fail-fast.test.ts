@@ -129,6 +129,23 @@ describe('update suite: fail fast, for the right reason', function () {
     );
   });
 
+  it('counts a "cannot boot" line that is also the reset line (a bootloader that resets by itself)', async function () {
+    const os = loadOsProfile();
+    const { flow, play } = await setup({
+      ...os,
+      update: {
+        ...os.update,
+        markers: { reset: 'reboot: Restarting system|hw-test: bootloader cannot boot' },
+      },
+    });
+    const tail = new LogTail(flow.r.console, 1);
+    void play(lines(...Array.from({ length: 6 }, () => 'hw-test: bootloader cannot boot slot=B, rebooting')));
+    const err = await flow
+      .followBoots(tail, { expect: 'old', old: 'A', bootlimit: 3, timeoutMs: 300_000 })
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.match(/could not boot 5 times in a row/);
+  });
+
   it('a follow that times out says what the console showed, not only how long it waited', async function () {
     const { flow, play } = await setup();
     const tail = new LogTail(flow.r.console, 1);

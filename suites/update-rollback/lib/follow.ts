@@ -63,16 +63,19 @@ export class BootWatch {
   feed(line: ConsoleLine, index: number): Verdict {
     const m = this.markers;
     const text = line.text;
+    // A bootloader that resets when it cannot boot prints one line that is both.
+    const cannotBoot = m.bootFailed?.test(text) ?? false;
+    const failed = cannotBoot ? this.bootFailed(text.trim()) : undefined;
     if (m.reset.test(text)) {
       this.resets.push(text.trim());
       this.lastEnd = index;
       this.onTrial = undefined;
-      return undefined;
+      return failed;
     }
+    if (cannotBoot) return failed;
     if (m.healthFailed?.test(text)) this.healthFailed.push(text.trim());
     if (this.onTrial) return m.committed?.test(text) ? { up: this.onTrial } : undefined;
     if (m.altboot?.test(text)) this.altboot.push(text.trim());
-    if (m.bootFailed?.test(text)) return this.bootFailed(text.trim());
     const a = parseBootAttempt(line, m);
     if (a) return this.attempt(a, index);
     const up = parseUserspace(line, m);
