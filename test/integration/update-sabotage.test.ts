@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { TestResult } from '../../rig/report/model.js';
 import {
   SABOTAGE,
   runUpdateJobs,
@@ -17,7 +20,33 @@ import {
  */
 const T1 = 'update-rollback 1\\.';
 const T2 = 'update-rollback 2\\.';
-const ROWS: { row: UpdateSystemRun; grep: string; test: RegExp; message: RegExp; what: string }[] = [
+/**
+ * The report of a caught bootloader: the serial log of each boot, the variables before the update
+ * (the reference OS's boot counting, where it all started in issue 7).
+ */
+function reportOfNoFallback(t: TestResult, res: UpdateRunResult): void {
+  for (const n of [1, 2, 3, 4]) expect(t.message).to.contain(`hw-test: bootloader slot=B bootcount=${n}`);
+  const names = t.attachments.map((a) => a.name);
+  expect(
+    names.filter((n) => /^serial log, boot \d+ of \d+$/.test(n)).length,
+    names.join(', '),
+  ).to.be.at.least(5);
+  const before = t.attachments.find((a) => a.name === 'bootloader variables before');
+  const text = before?.content ?? (before?.path ? readFileSync(path.join(res.dir, before.path), 'utf8') : '');
+  expect(text)
+    .to.match(/upgrade_available=0/)
+    .and.match(/bootlimit=3/);
+  expect(readdirSync(res.dir)).to.include('serial.log');
+}
+
+const ROWS: {
+  row: UpdateSystemRun;
+  grep: string;
+  test: RegExp;
+  message: RegExp;
+  what: string;
+  report?: (t: TestResult, res: UpdateRunResult) => void;
+}[] = [
   {
     row: SABOTAGE.referenceNoSwitch,
     what: 'installs but does not switch',
@@ -32,6 +61,14 @@ const ROWS: { row: UpdateSystemRun; grep: string; test: RegExp; message: RegExp;
     test: /^1\. /,
     message:
       /\(A, version v2\) came up again instead of a new one: it runs v2 where v1 ran: the update wrote the running system/,
+  },
+  {
+    row: SABOTAGE.referenceNoFallback,
+    what: 'leaves a bad slot retried forever (the bootloader never falls back)',
+    grep: T2,
+    test: /^2\. /,
+    message: /the bootloader attempted B 4 times \(bootlimit=3\) instead of falling back/,
+    report: reportOfNoFallback,
   },
   {
     row: SABOTAGE.raucNoSwitch,
@@ -100,6 +137,7 @@ describe('update-rollback catches a broken update system, with the verdict fail 
       expect(t.message, why(t, res)).to.match(r.message);
       expect(res.summary.verdict).to.equal('fail');
       expect(res.code).to.equal(1);
+      r.report?.(t, res);
       // Fail fast: an early stop answered (lib/follow.ts), not the 300-600 s timeouts.
       expect(t.message, why(t, res)).to.not.match(/did not come within/);
     });
