@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputError } from '../../rig/errors.js';
-import { resolveUserArtifact } from '../../rig/runner/user-artifacts.js';
+import { mask } from '../../rig/log.js';
+import { registerUrlSecrets, resolveUserArtifact } from '../../rig/runner/user-artifacts.js';
 
 const BUNDLE = randomBytes(256 * 1024);
 const SHA = createHash('sha256').update(BUNDLE).digest('hex');
@@ -90,5 +91,12 @@ describe("the run's own update bundles (--update-bundle FILE|URL)", function () 
     } finally {
       await none.close();
     }
+  });
+
+  it('masks the credentials of a bundle URL in everything reported', function () {
+    registerUrlSecrets('https://ci:s3cr3t-token@builds.example/42/update.raucb');
+    expect(mask('--update-bundle https://ci:s3cr3t-token@builds.example/42/update.raucb')).to.not.contain(
+      's3cr3t-token',
+    );
   });
 });
