@@ -94,24 +94,25 @@ const ROWS: {
   },
   {
     row: SABOTAGE.ostreeNoSwitch,
-    what: 'installs but does not switch',
+    what: 'installs but does not switch (deployed --not-as-default)',
     grep: T1,
     test: /^1\. /,
-    message: /came up again instead of a new one/,
+    message: /came up again instead of a new one: the update did not switch/,
   },
   {
     row: SABOTAGE.ostreeWritesRunning,
-    what: 'writes the running deployment',
+    what: 'writes the running deployment (the new commit checked out over it)',
     grep: T1,
     test: /^1\. /,
-    message: /came up again instead of a new one|still runs/,
+    message:
+      /came up again instead of a new one: it runs v2 where v1 ran: the update wrote the running system/,
   },
   {
     row: SABOTAGE.ostreeNoFallback,
-    what: 'leaves a bad deployment retried forever',
+    what: 'leaves a bad deployment retried forever (GRUB never falls back)',
     grep: T2,
     test: /^2\. /,
-    message: /instead of falling back/,
+    message: /the bootloader attempted \S+ 4 times \(bootlimit=3\) instead of falling back/,
   },
 ];
 
