@@ -35,7 +35,7 @@ set -euo pipefail
 
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
-VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
+VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop update-noswitch update-writes-running"
 # shellcheck source=rauc/build.sh
 . "$OS_DIR/rauc/build.sh"
 VARIANTS+=" $RAUC_VARIANTS"
@@ -129,6 +129,19 @@ no-network) sed -i 's/^DHCP=.*/DHCP=no/' "$root/etc/hw-test/services.conf" ;;
 no-ssh)
 	sed -i 's/^SSH=.*/SSH=no/' "$root/etc/hw-test/services.conf"
 	rm -f "$root/usr/sbin/dropbear" "$root/usr/bin/dropbearkey"
+	;;
+update-noswitch)
+	# A broken agent: it writes the other slot, and never points the bootloader at it.
+	sed -i 's/^bootenv set active_slot="$new" upgrade_available=1 bootcount=0 .*$/: # update-noswitch: the variables are left as they were/' \
+		"$root/usr/sbin/os-update"
+	grep -q update-noswitch "$root/usr/sbin/os-update" || die "update-noswitch: os-update changed, fix this variant"
+	;;
+update-writes-running)
+	# A broken agent: it writes the slot it runs from, and points the bootloader at that one. (Nor
+	# does it wipe the old superblock first, which would take the running system down at once.)
+	sed -i -e 's/^new=$(hw_other_slot "$cur")$/new=$cur # update-writes-running/' -e '/grep -q "^$dev " \/proc\/mounts/d' \
+		-e '/^dd if=\/dev\/zero of="$dev"/d' "$root/usr/sbin/os-update"
+	grep -q update-writes-running "$root/usr/sbin/os-update" || die "update-writes-running: os-update changed, fix this variant"
 	;;
 esac
 

@@ -12,6 +12,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
 	qemu-system-x86 qemu-system-arm qemu-utils u-boot-qemu # virtual boards
 	grub-pc-bin grub-common u-boot-tools                   # their bootloaders
+	rauc squashfs-tools openssl                            # RAUC bundles of the os/rauc variants, built and signed here
 	ostree                                                 # the OSTree variant's sysroot (os/ostree)
 	mtools dosfstools e2fsprogs fdisk cpio kmod binutils   # image building without mounting (readelf)
 	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison

@@ -1,9 +1,12 @@
 import type { Console } from '../console/console.js';
 import type { OsProfile } from '../catalog/os-profile.js';
-import { FailError } from '../errors.js';
+import { FailError, TimeoutError } from '../errors.js';
 import type { CommandResult, ConsoleShell } from '../../suites/fixture.js';
 
 let nonce = 0;
+
+/** How long a prompt may take before an empty line asks for a fresh one (a shell answers in ms). */
+const PROMPT_NUDGE_MS = 3000;
 
 /**
  * Runs commands on the console's shell. Output is framed by marker lines the command itself
@@ -50,14 +53,26 @@ export class ConsoleShellImpl implements ConsoleShell {
     const body = start >= 0 ? lines.slice(start + 1, end >= 0 ? end : undefined) : [];
     // The newline printed before the exit-code marker, when the output already ended with one.
     if (body.length && body[body.length - 1] === '') body.pop();
-    // Wait for the prompt, so the next command is not typed into this one's tail.
-    await this.console.expect(new RegExp(this.os.console.shellPrompt, 'm'), {
-      timeoutMs,
-      signal: opts.signal,
-      errorClass: 'fail',
-      what: 'the shell prompt',
-    });
+    await this.awaitPrompt(timeoutMs, opts.signal);
     return { code: Number(m.match[1]), stdout: body.join('\n'), stderr: '' };
+  }
+
+  /**
+   * Waits for the prompt, so the next command is not typed into this one's tail. A message the
+   * board prints at that moment (a daemon logging to the console) can land on the prompt's line,
+   * which then no longer ends with it: after a short wait an empty line asks for a fresh prompt.
+   */
+  private async awaitPrompt(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const prompt = new RegExp(this.os.console.shellPrompt, 'm');
+    const what = 'the shell prompt';
+    try {
+      await this.console.expect(prompt, { timeoutMs: Math.min(timeoutMs, PROMPT_NUDGE_MS), signal, what });
+      return;
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+    }
+    await this.console.write('\n');
+    await this.console.expect(prompt, { timeoutMs, signal, errorClass: 'fail', what });
   }
 }
 

@@ -47,6 +47,7 @@ Run options:
   --reports DIR            where reports go (default: ./reports)
   --lab FILE               lab wiring file (default: $HW_TEST_LAB)
   --os FILE                OS profile of the image under test (default: the reference OS)
+  --update-bundle FILE|URL update-rollback: the image's update bundle (docs/updates.md)
 
 Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
             3 infrastructure error (the rig's fault), 130 interrupted.`;

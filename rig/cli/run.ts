@@ -5,6 +5,7 @@ import { InputError, exitCodeFor, worst } from '../errors.js';
 import type { RunSummary } from '../report/model.js';
 import { parse } from './args.js';
 import { progressView } from './progress.js';
+import { registerUrlSecrets } from '../runner/user-artifacts.js';
 import type { CliCommand, CliIo } from './io.js';
 
 const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
@@ -104,6 +105,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     if (!/^https?:\/\//.test(v) && !existsSync(v))
       throw new InputError(`--${k} ${v}: no such file`, { file: v });
     userArtifacts[k] = /^https?:/.test(v) ? v : path.resolve(v);
+    // Before anything is reported (the reproduce line quotes the options).
+    registerUrlSecrets(v);
   }
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);

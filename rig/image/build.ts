@@ -23,6 +23,9 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  // Broken update agents (os/README.md, "Variants"): the update-rollback suite must fail them.
+  'update-noswitch',
+  'update-writes-running',
   // os/rauc: the update system is RAUC (a v2 bundle signed by the build's test CA), and its
   // deliberately broken configurations.
   'rauc',

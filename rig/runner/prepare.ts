@@ -74,15 +74,7 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
     throw new InputError(`--image ${source}: no such file`, { file: source });
   }
   await userArtifacts(o, artifacts);
-  // The reference OS's own bundles, for the reference OS only: another OS's update system would
-  // refuse them (a RAUC image gets its bundle from --update-bundle).
-  if (o.board.defaultImage && o.os.file === REFERENCE_OS && o.suites?.includes('update-rollback')) {
-    for (const v of BUNDLES) {
-      if (v === 'v2' && artifacts.has('update-bundle')) continue;
-      const b = await ensureImage(o.board.defaultImage.arch, v, { signal: o.signal, env: o.env });
-      if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
-    }
-  }
+  await referenceBundles(o, artifacts);
   updateInputsCheck(o, artifacts);
   const { sourceToRaw } = await import('./flash-step.js');
   const work = path.join(cacheRoot(o.env), 'work', path.basename(o.runDir));
@@ -115,6 +107,19 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
     sshKey,
     artifacts,
   };
+}
+
+/**
+ * The reference OS's own bundles, for the reference OS only: another OS's update system would
+ * refuse them (a RAUC image gets its bundle from --update-bundle).
+ */
+async function referenceBundles(o: PrepareOptions, artifacts: Map<string, string>): Promise<void> {
+  if (!o.board.defaultImage || o.os.file !== REFERENCE_OS || !o.suites?.includes('update-rollback')) return;
+  for (const v of BUNDLES) {
+    if (v === 'v2' && artifacts.has('update-bundle')) continue;
+    const b = await ensureImage(o.board.defaultImage.arch, v, { signal: o.signal, env: o.env });
+    if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
+  }
 }
 
 /** The user's files for the suites, fetched and checked before anything is flashed. */

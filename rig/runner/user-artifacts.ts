@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { InfraError, InputError } from '../errors.js';
 import { download, isUrl } from '../flash/download.js';
+import { registerSecret } from '../log.js';
 import { sha256File } from './hash.js';
 
 /**
@@ -55,6 +56,15 @@ async function urlSha256(url: string, signal?: AbortSignal, cacheDir?: string): 
   return m[1].toLowerCase();
 }
 
+/** The credentials of a URL (`https://user:token@host/...`) are secrets: no report shows them. */
+export function registerUrlSecrets(source: string): void {
+  if (!isUrl(source)) return;
+  const u = new URL(source);
+  const password = decodeURIComponent(u.password);
+  registerSecret(password);
+  if (u.password) registerSecret(`${u.username}:${u.password}`);
+}
+
 /**
  * A local copy of a user's artifact, checked: a URL is downloaded into the cache like `--image`
  * (resumable, keyed by URL), with the `.sha256` the server publishes beside it enforced; a file
@@ -67,6 +77,7 @@ export async function resolveUserArtifact(
   o: { signal?: AbortSignal; cacheDir?: string } = {},
 ): Promise<string> {
   if (isUrl(source)) {
+    registerUrlSecrets(source);
     const sha256 = await urlSha256(source, o.signal, o.cacheDir);
     const got = await download(source, { signal: o.signal, cacheDir: o.cacheDir, sha256 });
     if (sha256 && !existsSync(`${got.path}.sha256`)) await writeFile(`${got.path}.sha256`, `${sha256}\n`);

@@ -96,7 +96,11 @@ export class SimBoard {
     if (framed) {
       const [, id, cmd] = framed;
       const [out, code] = this.run(cmd);
-      this.say(`\r\n${id}-start\r\n${out}${out ? '\r\n' : ''}\r\n${id}-rc=${code}\r\nroot@hwtest:~# `);
+      // `noisy`: a daemon logs to the console just as the prompt comes, on the prompt's line.
+      const noise = cmd === 'noisy' ? 'rauc-Message: rauc mark: marked slot rootfs.0 as good\r\n' : '';
+      this.say(
+        `\r\n${id}-start\r\n${out}${out ? '\r\n' : ''}\r\n${id}-rc=${code}\r\nroot@hwtest:~# ${noise}`,
+      );
     } else if (this.awaitingPassword) {
       this.awaitingPassword = false;
       this.say(line === this.password ? '\r\nroot@hwtest:~# ' : '\r\nLogin incorrect\r\nhwtest login: ');
@@ -109,6 +113,7 @@ export class SimBoard {
   private run(cmd: string): [string, number] {
     if (cmd === 'uname -m; uname -r') return ['x86_64\r\n6.1.0-50-amd64', 0];
     if (cmd === 'false') return ['', 1];
+    if (cmd === 'noisy') return ['quiet', 0];
     if (cmd.includes('VERSION_ID')) return ['v1', 0];
     return [`sh: ${cmd}: not found`, 127];
   }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { cacheRoot, ensureImage } from '../../rig/image/build.js';
-import { runCli } from '../helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import {
   boardDisk,
   expectCleanEnd,
@@ -60,6 +60,41 @@ describe('fault matrix: bad input and a full report disk (real CLI)', function (
       'unlock pass',
     ]);
     expect(existsSync(path.join(cacheRoot(), 'work', summary.runId)), 'work folder left').to.equal(false);
+  });
+
+  it('update-rollback without the bundle of the image: exit 2 at prepare, naming --update-bundle, nothing flashed', async function () {
+    const reports = path.join(dir, 'no-bundle');
+    const rauc = path.join(ROOT, 'os', 'profiles', 'rauc.yaml');
+    const r = await cli(['--board', BOARD, '--os', rauc, '--suite', 'update-rollback', '--reports', reports]);
+    expect(r.stdout).to.contain(
+      `--suite update-rollback needs the update bundle of the image under test: give --update-bundle FILE|URL (OS profile ${rauc})`,
+    );
+    const { summary } = await expectCleanEnd({
+      board: BOARD,
+      reports,
+      ...r,
+      verdict: 'error',
+      exitCode: 2,
+      serialLog: false,
+      disk: boardDisk(BOARD),
+    });
+    expect(summary.steps.map((s) => `${s.name} ${s.verdict}`)).to.include('prepare error');
+    expect(summary.steps.map((s) => s.name)).to.not.include('flash');
+  });
+
+  it('a non-existent update bundle: exit 2 before any board is touched, one line naming it', async function () {
+    const r = await cli([
+      '--board',
+      BOARD,
+      '--suite',
+      'update-rollback',
+      '--update-bundle',
+      `${dir}/nope.raucb`,
+    ]);
+    expect(r.code).to.equal(2);
+    oneLine(r.stderr);
+    expect(r.stderr).to.contain(`--update-bundle ${dir}/nope.raucb: no such file`);
+    expect(await lockIsFree(BOARD)).to.equal(true);
   });
 
   it('a non-existent image path: exit 2 before any board is touched, one line naming it', async function () {

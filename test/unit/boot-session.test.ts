@@ -40,6 +40,14 @@ describe('boot session (console state machine)', function () {
     expect((await shell.run('nosuchcmd')).code).to.equal(127);
   });
 
+  it('runs the next command when a console message landed on the prompt line (it asks for a fresh prompt)', async function () {
+    const { boot, sim } = await session([GOOD_BOOT], { timeoutsS: 10 });
+    const shell = await boot.shell();
+    expect(await shell.run('noisy')).to.deep.include({ code: 0, stdout: 'quiet' });
+    expect((await shell.run('false')).code).to.equal(1);
+    expect(sim.console.lines.map((l) => l.text).join('\n')).to.contain('marked slot rootfs.0 as good');
+  });
+
   it('fails at once on a kernel panic, quoting the line, and does not retry it', async function () {
     const panic = [
       GOOD_BOOT[0],

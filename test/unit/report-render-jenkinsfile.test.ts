@@ -35,7 +35,7 @@ describe('Jenkinsfile and Jenkinsfile.nightly, against the CLI', () => {
   it('passes only run options that hw-test --help lists', () => {
     const script = shellBlocks(jenkinsfile).find((b) => b.includes('exec node'))!;
     const options = [...script.matchAll(/(--[a-z-]+) "/g)].map((m) => m[1]);
-    expect(options).to.deep.equal(['--board', '--suite', '--reports', '--image']);
+    expect(options).to.deep.equal(['--board', '--suite', '--reports', '--image', '--update-bundle']);
     for (const o of options) expect(runHelp).to.match(new RegExp(`^\\s+${o} `, 'm'));
   });
 

@@ -82,7 +82,6 @@ describe('ssh2 client against a local ssh2 server', function () {
 
   it('stops soon after the board definitely refuses the key: a fail naming the cause, not the whole timeout', async () => {
     const other = generateRunKey();
-    const t0 = Date.now();
     const err = await sshConnect(target(server.port, other), { timeoutMs: 30_000 }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(FailError);
     expect((err as Error).message).to.match(
@@ -90,8 +89,7 @@ describe('ssh2 client against a local ssh2 server', function () {
         `ssh root@127\\.0\\.0\\.1:\\d+: the board refused the run's key ${AUTH_RETRIES + 1} times \\(${AUTH_RETRIES + 1} attempts\\): All configured authentication methods failed`,
       ),
     );
-    // One try, then AUTH_RETRIES more a second apart: far below the 30 s timeout.
-    expect(Date.now() - t0).to.be.below((AUTH_RETRIES + 2) * 1000 + 2000);
+    // One try, then AUTH_RETRIES more: not the 30 s timeout (this test's own 20 s would fail first).
   });
 
   it('retries until the board listens, quoting connection refused when it never does', async () => {

@@ -57,7 +57,6 @@ describe('update suite: fail fast, for the right reason', function () {
         ? later(100, { code: 1, stdout: '', stderr: 'os-update: sha256 mismatch: got 00, want ff\n' })
         : Promise.resolve(ok()),
     );
-    const t0 = Date.now();
     const err = await cutDuringUpdate(
       flow,
       dut,
@@ -73,14 +72,13 @@ describe('update suite: fail fast, for the right reason', function () {
     expect((err as Error).message)
       .to.contain('exited 1 before the update was activated')
       .and.contain('sha256 mismatch');
+    // The board's update timeout is 300 s: this test's own 10 s timeout proves nobody waited for it.
     expect(flow.ms.update).to.equal(300_000);
-    expect(Date.now() - t0, 'well under the 300 s update timeout').to.be.below(3000);
   });
 
   it('following the boots stops when the old system comes up instead of the new one, saying so', async function () {
     const { flow, play } = await setup();
     const tail = new LogTail(flow.r.console, 1);
-    const t0 = Date.now();
     void play(
       lines(
         'reboot: Restarting system',
@@ -98,7 +96,23 @@ describe('update suite: fail fast, for the right reason', function () {
       .to.contain('the system that ran before the update (A, version v1) came up again')
       .and.contain('the update did not switch')
       .and.contain('hw-test: bootloader slot=A bootcount=0 upgrade_available=0');
-    expect(Date.now() - t0).to.be.below(3000);
+  });
+
+  it('tells an update that wrote the running system from one that did not switch', async function () {
+    const { flow, play } = await setup();
+    const tail = new LogTail(flow.r.console, 1);
+    void play(
+      lines(
+        'hw-test: bootloader slot=A bootcount=1 upgrade_available=1',
+        'hw-test: userspace up version=v2 slot=A',
+      ),
+    );
+    const err = await flow
+      .followBoots(tail, { expect: 'new', old: 'A', oldVersion: 'v1', bootlimit: 3, timeoutMs: 300_000 })
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.contain(
+      '(A, version v2) came up again instead of a new one: it runs v2 where v1 ran: the update wrote the running system',
+    );
   });
 
   it('following the boots stops when the bootloader keeps failing to boot, quoting it', async function () {
@@ -113,6 +127,23 @@ describe('update suite: fail fast, for the right reason', function () {
     expect((err as Error).message).to.match(
       /could not boot 5 times in a row \("hw-test: bootloader cannot boot slot=B/,
     );
+  });
+
+  it('counts a "cannot boot" line that is also the reset line (a bootloader that resets by itself)', async function () {
+    const os = loadOsProfile();
+    const { flow, play } = await setup({
+      ...os,
+      update: {
+        ...os.update,
+        markers: { reset: 'reboot: Restarting system|hw-test: bootloader cannot boot' },
+      },
+    });
+    const tail = new LogTail(flow.r.console, 1);
+    void play(lines(...Array.from({ length: 6 }, () => 'hw-test: bootloader cannot boot slot=B, rebooting')));
+    const err = await flow
+      .followBoots(tail, { expect: 'old', old: 'A', bootlimit: 3, timeoutMs: 300_000 })
+      .catch((e: Error) => e);
+    expect((err as Error).message).to.match(/could not boot 5 times in a row/);
   });
 
   it('a follow that times out says what the console showed, not only how long it waited', async function () {

@@ -115,6 +115,54 @@ function markersTell(m: UpdateMarkers, phase: CutPhase): boolean {
   }
 }
 
+/** Waits for a phase marker while the update runs; an OS without that marker starts the phase now. */
+function waitMarker(
+  flow: UpdateFlow,
+  tail: LogTail,
+  running: RunningUpdate,
+  re: RegExp | undefined,
+  what: string,
+) {
+  if (!re) return Promise.resolve();
+  return flow
+    .untilOrEnded(
+      tail,
+      running,
+      (l) => (re.test(l.text) ? true : undefined),
+      what,
+      () => {
+        throw new Error(
+          `the update command finished without printing ${what}, which the OS profile's markers announce: fix update.markers in ${flow.r.os.file}`,
+        );
+      },
+    )
+    .then(() => undefined);
+}
+
+/** Reboots into the new system once it is activated, and waits for its first boot attempt. */
+async function firstBootStart(
+  flow: UpdateFlow,
+  dut: Dut,
+  tail: LogTail,
+  running: RunningUpdate,
+  old: string,
+) {
+  const m = flow.settings.markers;
+  const marks = await flow.waitSwitched(tail, running);
+  if (!marks.rebooted) await flow.reboot(dut);
+  const kernel = new RegExp(flow.r.type.markers.kernel);
+  const first = (l: ConsoleLine) => {
+    if (!m.bootAttempt) return kernel.test(l.text);
+    const a = parseBootAttempt(l, m);
+    return a !== undefined && (a.slot !== undefined ? a.slot !== old : a.trial === true);
+  };
+  await tail.until((l) => (first(l) ? true : undefined), {
+    timeoutMs: flow.ms.boot,
+    signal: flow.r.signal,
+    what: 'the first boot of the new system',
+  });
+}
+
 /** Waits for the start of the point's phase and returns the delay to cut after it. */
 async function waitPhaseStart(
   flow: UpdateFlow,
@@ -127,36 +175,19 @@ async function waitPhaseStart(
   delayMs: number,
 ): Promise<{ delayMs: number; landed?: CutPhase }> {
   const m = flow.settings.markers;
-  const wait = (re: RegExp | undefined, what: string): Promise<void> => {
-    // No marker for it: the phase starts with the command.
-    if (!re) return Promise.resolve();
-    return flow
-      .untilOrEnded(
-        tail,
-        running,
-        (l) => (re.test(l.text) ? true : undefined),
-        what,
-        () => {
-          throw new Error(
-            `the update command finished without printing ${what}, which the OS profile's markers announce: fix update.markers in ${flow.r.os.file}`,
-          );
-        },
-      )
-      .then(() => undefined);
-  };
   switch (point.phase) {
     case 'write':
-      await wait(m.writing, 'the start of the write');
+      await waitMarker(flow, tail, running, m.writing, 'the start of the write');
       return { delayMs };
     case 'before-switch': {
       if (calibration.hasVerifyingMarker && m.verifying) {
-        await wait(m.verifying, 'the end of the write (verifying marker)');
+        await waitMarker(flow, tail, running, m.verifying, 'the end of the write (verifying marker)');
         // The window from the end of the write to the switch is a few hundred ms, about what it
         // takes to see the marker: cut at once, or the cut lands after the switch.
         return { delayMs: 0 };
       }
       // No marker at the end of the write: aim at the last moments before the measured switch.
-      await wait(m.writing, 'the start of the write');
+      await waitMarker(flow, tail, running, m.writing, 'the start of the write');
       const d = calibration.durations;
       return { delayMs: Math.max(0, d.write - d['before-switch'] + delayMs) };
     }
@@ -165,22 +196,9 @@ async function waitPhaseStart(
       // An agent that reboots by itself is already past the switch: the cut lands in its reset.
       return { delayMs, landed: marks.rebooted ? 'first-boot' : 'after-switch' };
     }
-    case 'first-boot': {
-      const marks = await flow.waitSwitched(tail, running);
-      if (!marks.rebooted) await flow.reboot(dut);
-      const first = m.bootAttempt
-        ? (l: ConsoleLine) => {
-            const a = parseBootAttempt(l, m);
-            return a !== undefined && (a.slot !== undefined ? a.slot !== old : a.trial === true);
-          }
-        : (l: ConsoleLine) => new RegExp(flow.r.type.markers.kernel).test(l.text);
-      await tail.until((l) => (first(l) ? true : undefined), {
-        timeoutMs: flow.ms.boot,
-        signal: flow.r.signal,
-        what: 'the first boot of the new system',
-      });
+    case 'first-boot':
+      await firstBootStart(flow, dut, tail, running, old);
       return { delayMs, landed: 'first-boot' };
-    }
     default:
       throw new FailError(`unknown cut phase ${point.phase}`);
   }

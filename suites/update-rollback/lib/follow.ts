@@ -14,6 +14,8 @@ export interface FollowOptions {
   expect: Awaited;
   /** The token booted before the update (`commands.booted`). */
   old: string;
+  /** The version it ran, to tell "did not switch" from "wrote the running system". */
+  oldVersion?: string;
   /** The bootloader's limit of attempts of a new system; more is a fail at once. */
   bootlimit?: number;
   timeoutMs: number;
@@ -61,16 +63,19 @@ export class BootWatch {
   feed(line: ConsoleLine, index: number): Verdict {
     const m = this.markers;
     const text = line.text;
+    // A bootloader that resets when it cannot boot prints one line that is both.
+    const cannotBoot = m.bootFailed?.test(text) ?? false;
+    const failed = cannotBoot ? this.bootFailed(text.trim()) : undefined;
     if (m.reset.test(text)) {
       this.resets.push(text.trim());
       this.lastEnd = index;
       this.onTrial = undefined;
-      return undefined;
+      return failed;
     }
+    if (cannotBoot) return failed;
     if (m.healthFailed?.test(text)) this.healthFailed.push(text.trim());
     if (this.onTrial) return m.committed?.test(text) ? { up: this.onTrial } : undefined;
     if (m.altboot?.test(text)) this.altboot.push(text.trim());
-    if (m.bootFailed?.test(text)) return this.bootFailed(text.trim());
     const a = parseBootAttempt(line, m);
     if (a) return this.attempt(a, index);
     const up = parseUserspace(line, m);
@@ -115,8 +120,14 @@ export class BootWatch {
 
   private oldCameBack(up: UserspaceUp): FailError {
     const why = [...this.healthFailed, ...this.altboot];
+    const { oldVersion } = this.opts;
+    const cause = why.length
+      ? `it rolled back: ${why.join(' | ')}`
+      : oldVersion !== undefined && up.version !== oldVersion
+        ? `it runs ${up.version} where ${oldVersion} ran: the update wrote the running system`
+        : 'the update did not switch';
     return new FailError(
-      `the system that ran before the update (${this.opts.old}, version ${up.version}) came up again instead of a new one: ${why.length ? `it rolled back: ${why.join(' | ')}` : 'the update did not switch'}; attempts: ${this.describeAttempts()}`,
+      `the system that ran before the update (${this.opts.old}, version ${up.version}) came up again instead of a new one: ${cause}; attempts: ${this.describeAttempts()}`,
       { expected: `a slot or deployment other than ${this.opts.old}`, actual: up.line },
     );
   }

@@ -205,6 +205,7 @@ export class UpdateSession {
     const follow = await flow.followBoots(tail, {
       expect: 'new',
       old: before.booted,
+      oldVersion: before.version,
       bootlimit: this.bootlimit(before),
       timeoutMs: flow.ms.update,
     });
