@@ -28,7 +28,11 @@ export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
 
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
-const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
+export const BUNDLE_VARIANTS: ReadonlySet<string> = new Set<string>([
+  'v2',
+  'health-fails',
+  'unbootable-update',
+]);
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
