@@ -1,23 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
+import { ROOT } from './root.js';
 
 const require = createRequire(import.meta.url);
 
-/** The repository root: dist/rig/catalog/ or rig/catalog/ -> root. */
-export const ROOT = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('hw-test: cannot find the package root');
-    dir = up;
-  }
-  return dir;
-})();
+export { ROOT } from './root.js';
 
 export const SCHEMA_DIR = path.join(ROOT, 'boards', 'schema');
 

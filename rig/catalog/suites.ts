@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BoardType } from './board.js';
-import { ROOT } from './schema.js';
+import { ROOT } from './root.js';
 import { InputError, errorMessage } from '../errors.js';
 import type { SuiteArtifact, SuiteManifest, SuiteOption } from '../suite-api/manifest.js';
 

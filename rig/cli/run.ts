@@ -1,13 +1,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
 import type { RunSummary } from '../report/model.js';
 import type { ResolvedBoard } from '../runner/board-factory.js';
 import { suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
 import { helpText, optionLines, parseOptions, type OptionSpec, type OptionValues } from './options.js';
-import { progressView } from './progress.js';
-import { terminalReporter } from './run-lines.js';
 import type { CliCommand, CliIo } from './io.js';
 
 export const RUN_OPTIONS = [
@@ -139,6 +136,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
   const s = settings(values);
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
+  const { loadOsProfile } = await import('../catalog/os-profile.js');
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const { resolveBoards } = await import('../runner/multi.js');
   const boards = await resolveBoards(s.board, labFile);
@@ -150,6 +148,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     summaries = await runMany(boards, argv, reports, s.parallel, io);
   } else {
     const { runBoard } = await import('../runner/run-board.js');
+    const { progressView } = await import('./progress.js');
+    const { terminalReporter } = await import('./run-lines.js');
     const b = boards[0];
     const image = values.image && !/^https?:/.test(values.image) ? path.resolve(values.image) : values.image;
     summaries = [
