@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, exitCodeFor, worst } from '../errors.js';
+import type { OsProfile } from '../catalog/os-profile.js';
 import type { RunSummary } from '../report/model.js';
 import type { ResolvedBoard } from '../runner/board-factory.js';
 import { suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
@@ -132,7 +133,6 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const { builtinSuites, loadSuites } = await import('../catalog/suites.js');
   const catalog = await builtinSuites();
   const parsed = parseOptions('run', argv, RUN_OPTIONS, { extra: suiteOptionTable(catalog) });
-  const suiteValues = parsed.extra;
   const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
   const s = settings(values);
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
@@ -141,48 +141,53 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const { resolveBoards } = await import('../runner/multi.js');
   const boards = await resolveBoards(s.board, labFile);
   await loadSuites(s.suites); // an unknown suite is bad input before any board is touched
-  const suiteOptions = given(suiteValues);
   const reports = path.resolve(values.reports);
-  let summaries: RunSummary[];
-  if (boards.length > 1) {
-    summaries = await runMany(boards, argv, reports, s.parallel, io);
-  } else {
-    const { runBoard } = await import('../runner/run-board.js');
-    const { progressView } = await import('./progress.js');
-    const { terminalReporter } = await import('./run-lines.js');
-    const b = boards[0];
-    const image = values.image && !/^https?:/.test(values.image) ? path.resolve(values.image) : values.image;
-    summaries = [
-      await runBoard({
-        board: b,
-        os,
-        image,
-        suites: s.suites,
-        grep: values.grep,
-        reportsDir: reports,
-        lockTimeoutMs: s.lockTimeout * 1000,
-        suiteOptions,
-        signal: io.signal,
-        interactive: io.interactive,
-        env: io.env,
-        reproduce: reproduceCommand(
-          { ...values, ...suiteValues },
-          b.name,
-          b.labFile,
-          Object.keys(suiteValues),
-        ),
-        retries: s.retries,
-        quarantineAfter: s.quarantineAfter,
-        progress: (label) => progressView(io, label),
-        reporters: [terminalReporter(io)],
-      }),
-    ];
-  }
+  const summaries =
+    boards.length > 1
+      ? await runMany(boards, argv, reports, s.parallel, io)
+      : [await runOne(boards[0], { values, suiteValues: parsed.extra, settings: s, os, reports }, io)];
   // The parent prints the summary of every board.
   if (io.env.HW_TEST_CHILD) return exitFor(summaries);
   await printResults(summaries, reports, s.suites, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
+}
+
+/** One board, in this process. */
+async function runOne(
+  b: ResolvedBoard,
+  r: {
+    values: RunValues;
+    suiteValues: Record<string, string | undefined>;
+    settings: ReturnType<typeof settings>;
+    os: OsProfile;
+    reports: string;
+  },
+  io: CliIo,
+): Promise<RunSummary> {
+  const { runBoard } = await import('../runner/run-board.js');
+  const { progressView } = await import('./progress.js');
+  const { terminalReporter } = await import('./run-lines.js');
+  const { values, suiteValues, settings: s } = r;
+  const image = values.image && !/^https?:/.test(values.image) ? path.resolve(values.image) : values.image;
+  return runBoard({
+    board: b,
+    os: r.os,
+    image,
+    suites: s.suites,
+    grep: values.grep,
+    reportsDir: r.reports,
+    lockTimeoutMs: s.lockTimeout * 1000,
+    suiteOptions: given(suiteValues),
+    signal: io.signal,
+    interactive: io.interactive,
+    env: io.env,
+    reproduce: reproduceCommand({ ...values, ...suiteValues }, b.name, b.labFile, Object.keys(suiteValues)),
+    retries: s.retries,
+    quarantineAfter: s.quarantineAfter,
+    progress: (label) => progressView(io, label),
+    reporters: [terminalReporter(io)],
+  });
 }
 
 /** The suites' options that were given (every suite sees them all, and reads those it declared). */
