@@ -4,7 +4,7 @@ import type { Console, FailurePattern } from '../console/console.js';
 import { FailError, HwTestError, InfraError, TimeoutError } from '../errors.js';
 import { logger } from '../log.js';
 import type { PowerSwitch } from '../power/power-switch.js';
-import type { BootSession, BootStage, ConsoleShell } from '../../suites/fixture.js';
+import type { BootSession, BootStage, ConsoleShell } from '../suite-api/contracts.js';
 import { ConsoleShellImpl, consoleLogin } from './console-shell.js';
 
 const log = logger('boot');

@@ -1,31 +1,47 @@
 import { flash } from '../flash/index.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
 
-const USAGE = `Usage:
-  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]
+const OPTIONS = [
+  {
+    name: 'image',
+    value: 'SRC',
+    description:
+      'raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an http(s) URL (cached under ~/.cache/hw-test/downloads, resumed after a drop)',
+  },
+  {
+    name: 'to',
+    value: 'DEVICE|FILE',
+    description: 'a removable block device, a declared one, or a regular file',
+  },
+  {
+    name: 'bmap',
+    value: 'FILE',
+    description: 'bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)',
+  },
+  { name: 'no-verify', description: 'skip the read-back verify' },
+  {
+    name: 'declare',
+    value: 'DEVICE',
+    description: "allow this non-removable device, as a lab file's mux device does (repeatable)",
+    multiple: true,
+  },
+] as const satisfies OptionTable;
 
-  --image SRC       raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an
-                    http(s) URL (cached under ~/.cache/hw-test/downloads, resumed after a drop)
-  --to DEVICE|FILE  a removable block device, a declared one, or a regular file
-  --bmap FILE       bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)
-  --no-verify       skip the read-back verify
-  --declare DEVICE  allow this non-removable device, as a lab file's mux device does (repeatable)
-
-Refuses mounted, root, swap, too-small and undeclared fixed devices, and bad images, before writing.`;
+const USAGE = helpText({
+  synopsis:
+    'Usage:\n  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]',
+  options: OPTIONS,
+  notes:
+    'Refuses mounted, root, swap, too-small and undeclared fixed devices, and bad images, before writing.',
+});
 
 export const command: CliCommand = {
   summary: 'write an image to a device or file, sparse, with read-back verify',
   usage: USAGE,
   async main(argv, io) {
-    const { values } = parse('flash', argv, {
-      image: { type: 'string' },
-      to: { type: 'string' },
-      bmap: { type: 'string' },
-      'no-verify': { type: 'boolean' },
-      declare: { type: 'string', multiple: true },
-    });
+    const { values } = parseOptions('flash', argv, OPTIONS);
     if (!values.image || !values.to) {
       io.err('hw-test flash: --image and --to are required (see hw-test flash --help)');
       return 2;

@@ -2,27 +2,43 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard } from '../catalog/board.js';
 import { InputError } from '../errors.js';
-import { parse } from './args.js';
+import { optionLines, parseOptions, type OptionTable } from './options.js';
+import { CONFIGURE_OPTIONS } from './image-configure.js';
+import { VARIANTS } from '../image/build.js';
 import type { CliCommand, CliIo } from './io.js';
+
+const BUILD_OPTIONS = [
+  { name: 'board', value: 'NAME', description: "a virtual board: its reference image's architecture" },
+  { name: 'arch', value: 'ARCH', description: 'x86_64 or armv7' },
+  { name: 'variant', value: 'V', description: `${VARIANTS.join(' ')} (default: v1)`, default: 'v1' },
+  {
+    name: 'out',
+    value: 'FILE',
+    description: 'a copy of the image, yours to keep (default: print the cached path)',
+  },
+  {
+    name: 'bundle-out',
+    value: 'FILE',
+    description:
+      "a copy of the variant's update bundle (v2, health-fails, unbootable-update; rauc*: its .raucb; ostree*: its delta bundle, the broken ones beside it)",
+  },
+  { name: 'force', description: 'build again even when cached' },
+  { name: 'quiet-if-cached', description: 'one short line when the image is cached (setup)' },
+] as const satisfies OptionTable;
 
 const USAGE = `Usage:
   hw-test image build (--board NAME | --arch x86_64|armv7) --variant V [--out FILE] [--bundle-out FILE]
       builds a variant of the reference OS (cached by the hash of its inputs under ~/.cache/hw-test)
-      variants: v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback
-        rauc rauc-noactivate rauc-no-fallback rauc-writes-running (RAUC; --bundle-out: its .raucb)
-  hw-test image configure IMAGE [--hostname H] [--ssh-key FILE] [--wifi-ssid S --wifi-psk P] [--dev-mode] [--os FILE]
-      writes the settings into the image's boot partition, without mounting it`;
+
+${optionLines(BUILD_OPTIONS, '    ').join('\n')}
+
+  hw-test image configure [options] IMAGE
+      writes the settings into the image's boot partition, without mounting it
+
+${optionLines(CONFIGURE_OPTIONS, '    ').join('\n')}`;
 
 async function build(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parse('image build', argv, {
-    board: { type: 'string' },
-    arch: { type: 'string' },
-    variant: { type: 'string', default: 'v1' },
-    out: { type: 'string' },
-    'bundle-out': { type: 'string' },
-    force: { type: 'boolean' },
-    'quiet-if-cached': { type: 'boolean' },
-  });
+  const { values } = parseOptions('image build', argv, BUILD_OPTIONS);
   let arch = values.arch;
   if (values.board) {
     const b = loadBoard(values.board);
@@ -53,7 +69,7 @@ async function build(argv: string[], io: CliIo): Promise<number> {
   if (values['bundle-out']) {
     if (!built.bundle)
       throw new InputError(
-        `variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update, rauc*)`,
+        `variant ${values.variant} has no update bundle (bundles: v2, health-fails, unbootable-update, rauc*, ostree*)`,
       );
     await copyFile(built.bundle, path.resolve(values['bundle-out']));
     await copyFile(`${built.bundle}.sha256`, `${path.resolve(values['bundle-out'])}.sha256`).catch(() => {});

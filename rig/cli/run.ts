@@ -1,51 +1,107 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
+import type { OsProfile } from '../catalog/os-profile.js';
 import type { RunSummary } from '../report/model.js';
-import { parse } from './args.js';
-import { progressView } from './progress.js';
-import { registerUrlSecrets } from '../runner/user-artifacts.js';
+import type { ResolvedBoard } from '../runner/board-factory.js';
+import { suiteArtifactOptions, suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
+import { helpText, optionLines, parseOptions, type OptionSpec, type OptionValues } from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
-const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
+export const RUN_OPTIONS = [
+  {
+    name: 'board',
+    value: 'NAME[,NAME...|all]',
+    description: 'board type (virtual) or lab instance; a list or "all" (every board wired here)',
+  },
+  {
+    name: 'image',
+    value: 'PATH|URL',
+    description: "image to flash (default: the virtual board's reference image)",
+  },
+  { name: 'suite', value: 'LIST', description: 'suites, comma separated (default: the default suites)' },
+  { name: 'grep', value: 'RE', description: 'only tests whose title matches RE' },
+  { name: 'reports', value: 'DIR', description: 'report folder (default: ./reports)', default: 'reports' },
+  { name: 'lab', value: 'FILE', description: 'lab wiring file (default: $HW_TEST_LAB)' },
+  {
+    name: 'os',
+    value: 'FILE',
+    description: 'OS profile of the image under test (default: the reference OS)',
+  },
+  {
+    name: 'lock-timeout',
+    value: 'S',
+    description: 'wait this long for a busy board, then exit 3 (default: 600)',
+    default: '600',
+  },
+  { name: 'parallel', value: 'N', description: 'boards run at once (default: 1)', default: '1' },
+  {
+    name: 'retries',
+    value: 'N',
+    description: 'infra retries: flash attempts and power cycles after a silent boot (default: 1)',
+    default: '1',
+  },
+  {
+    name: 'quarantine-after',
+    value: 'N',
+    description: 'consecutive infra results that quarantine a board (default: 3)',
+    default: '3',
+  },
+] as const satisfies readonly OptionSpec[];
 
-  --board NAME        board type (virtual) or lab instance; a list or "all" (every board wired here)
-  --image PATH|URL    image to flash (default: the virtual board's reference image)
-  --suite LIST        suites, comma separated (default: boot)
-  --grep RE           only tests whose title matches RE
-  --reports DIR       report folder (default: ./reports)
-  --lab FILE          lab wiring file (default: $HW_TEST_LAB)
-  --os FILE           OS profile of the image under test (default: the reference OS)
-  --lock-timeout S    wait this long for a busy board, then exit 3 (default: 600)
-  --parallel N        boards run at once (default: 1)
-  --retries N         infra retries: flash attempts and power cycles after a silent boot (default: 1)
-  --quarantine-after N  consecutive infra results that quarantine a board (default: 3)
-  --cuts N            update-rollback: power cuts during the update (default: 5)
-  --seed S            update-rollback: seed of the cut points, to replay a failure
-  --update-bundle FILE|URL  update-rollback: the image's update bundle (a URL is downloaded and
-                      cached like --image; a FILE.sha256 or URL.sha256 beside it is enforced)
-  --update-bundle-version V  update-rollback: the version the bundle installs (else learned)
-  --update-bundle-unbootable FILE|URL  update-rollback: a bundle that cannot boot (test 2)
-  --update-bundle-unhealthy FILE|URL   update-rollback: a bundle whose health check fails (test 3)`;
+type RunValues = OptionValues<typeof RUN_OPTIONS>;
 
-/** Run options naming the user's files for the suites (rig/runner/user-artifacts.ts). */
-const ARTIFACT_OPTIONS = ['update-bundle', 'update-bundle-unbootable', 'update-bundle-unhealthy'] as const;
+const SYNOPSIS = 'Usage: hw-test --board NAME[,NAME...|all] [options]';
 
-export function reproduceCommand(values: Record<string, unknown>, board: string, labFile?: string): string {
+/**
+ * The suites' own options (their manifests'), as run options: `--cuts N`, named after their suite,
+ * and the artifacts a user can name (`--update-bundle FILE|URL`).
+ */
+function suiteOptionTable(catalog: readonly SuiteEntry[]): OptionSpec[] {
+  const taken = new Set<string>(RUN_OPTIONS.map((o) => o.name));
+  const claim = (suite: string, name: string) => {
+    if (taken.has(name))
+      throw new InputError(
+        `suite ${suite}: its option --${name} is taken (by a run option or another suite)`,
+      );
+    taken.add(name);
+  };
+  const options = suiteOptions(catalog).map((o): OptionSpec => {
+    claim(o.suite, o.name);
+    return { name: o.name, value: o.value, description: `${o.suite}: ${o.description}` };
+  });
+  // Two suites may share an artifact (the same option names the same file for both).
+  const shared = new Set<string>();
+  const files = suiteArtifactOptions(catalog).flatMap((a): OptionSpec[] => {
+    if (shared.has(a.option)) return [];
+    claim(a.suite, a.option);
+    shared.add(a.option);
+    return [{ name: a.option, value: 'FILE|URL', description: `${a.suite}: ${a.description}` }];
+  });
+  return [...options, ...files];
+}
+
+/** Every run option, the suites' included, as --help lines. */
+export async function runOptionLines(indent = '  '): Promise<string[]> {
+  const { builtinSuites } = await import('../catalog/suites.js');
+  const catalog = await builtinSuites();
+  const defaults = suitesFor('default', catalog).join(',');
+  const table = RUN_OPTIONS.map((o) =>
+    o.name === 'suite' ? { ...o, description: `suites, comma separated (default: ${defaults})` } : o,
+  );
+  return optionLines([...table, ...suiteOptionTable(catalog)], indent);
+}
+
+export function reproduceCommand(
+  values: Record<string, unknown>,
+  board: string,
+  labFile?: string,
+  suiteOptionNames: readonly string[] = [],
+): string {
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of [
-    'image',
-    'suite',
-    'grep',
-    'os',
-    'cuts',
-    'seed',
-    ...ARTIFACT_OPTIONS,
-    'update-bundle-version',
-  ] as const) {
+  for (const k of ['image', 'suite', 'grep', 'os', ...suiteOptionNames]) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -53,41 +109,23 @@ export function reproduceCommand(values: Record<string, unknown>, board: string,
   return parts.join(' ');
 }
 
-async function main(argv: string[], io: CliIo): Promise<number> {
-  if (argv[0] === 'run') argv = argv.slice(1);
-  const { values } = parse('run', argv, {
-    board: { type: 'string' },
-    image: { type: 'string' },
-    suite: { type: 'string', default: 'boot' },
-    grep: { type: 'string' },
-    reports: { type: 'string', default: 'reports' },
-    lab: { type: 'string' },
-    os: { type: 'string' },
-    'lock-timeout': { type: 'string', default: '600' },
-    parallel: { type: 'string', default: '1' },
-    cuts: { type: 'string' },
-    seed: { type: 'string' },
-    retries: { type: 'string', default: '1' },
-    'quarantine-after': { type: 'string', default: '3' },
-    'update-bundle': { type: 'string' },
-    'update-bundle-unbootable': { type: 'string' },
-    'update-bundle-unhealthy': { type: 'string' },
-    'update-bundle-version': { type: 'string' },
-  });
-  const retries = Number(values.retries);
-  if (!Number.isInteger(retries) || retries < 0)
-    throw new InputError(`--retries ${values.retries}: expected a whole number >= 0`);
-  const quarantineAfter = Number(values['quarantine-after']);
-  if (!Number.isInteger(quarantineAfter) || quarantineAfter < 1)
-    throw new InputError(`--quarantine-after ${values['quarantine-after']}: expected a whole number >= 1`);
+function wholeNumber(option: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new InputError(`--${option} ${value}: expected a whole number >= ${min}`);
+  return n;
+}
+
+/** The run's settings from its options: each bad one is bad input naming it. */
+function settings(values: RunValues & { suite: string }) {
+  const retries = wholeNumber('retries', values.retries, 0);
+  const quarantineAfter = wholeNumber('quarantine-after', values['quarantine-after'], 1);
   if (!values.board)
     throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
   const lockTimeout = Number(values['lock-timeout']);
   if (!Number.isFinite(lockTimeout) || lockTimeout < 0)
     throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
-  const parallel = Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1)
-    throw new InputError(`--parallel ${values.parallel}: expected a whole number >= 1`);
+  const parallel = wholeNumber('parallel', values.parallel, 1);
   if (values.grep) {
     try {
       new RegExp(values.grep);
@@ -98,98 +136,139 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   if (values.image && !/^https?:\/\//.test(values.image) && !existsSync(values.image)) {
     throw new InputError(`--image ${values.image}: no such file`, { file: values.image });
   }
-  const userArtifacts: Record<string, string> = {};
-  for (const k of ARTIFACT_OPTIONS) {
-    const v = values[k];
-    if (!v) continue;
-    if (!/^https?:\/\//.test(v) && !existsSync(v))
-      throw new InputError(`--${k} ${v}: no such file`, { file: v });
-    userArtifacts[k] = /^https?:/.test(v) ? v : path.resolve(v);
-    // Before anything is reported (the reproduce line quotes the options).
-    registerUrlSecrets(v);
-  }
-  const labFile = values.lab ?? io.env.HW_TEST_LAB;
-  const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const suites = values.suite
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const { resolveBoards } = await import('../runner/multi.js');
-  const boards = await resolveBoards(values.board, labFile);
-  const { suiteFiles } = await import('../runner/suites.js');
-  suiteFiles(suites); // an unknown suite is bad input before any board is touched
-  const { runBoard } = await import('../runner/run-board.js');
-  const suiteOptions: Record<string, string> = {};
-  if (values.cuts) suiteOptions.cuts = values.cuts;
-  if (values.seed) suiteOptions.seed = values.seed;
-  if (values['update-bundle-version'])
-    suiteOptions['update-bundle-version'] = values['update-bundle-version'];
+  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites };
+}
 
-  const summaries: RunSummary[] = [];
-  if (boards.length > 1) {
-    const { runChildren } = await import('../runner/multi.js');
-    const { readFile } = await import('node:fs/promises');
-    const rest = withoutOptions(argv, ['--board', '--parallel']);
-    await runChildren(
-      boards.map((b) => b.name),
-      rest,
-      { parallel, signal: io.signal, err: (l) => io.err(l) },
-    );
-    for (const b of boards) {
-      const file = path.join(path.resolve(values.reports), b.name, 'latest', 'summary.json');
-      try {
-        summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
-      } catch {
-        io.err(`${b.name}: no report was written (${file})`);
-      }
-    }
-  } else {
-    const b = boards[0];
-    summaries.push(
-      await runBoard({
-        board: b,
-        os,
-        image: values.image
-          ? /^https?:/.test(values.image)
-            ? values.image
-            : path.resolve(values.image)
-          : undefined,
-        suites,
-        grep: values.grep,
-        reportsDir: path.resolve(values.reports),
-        lockTimeoutMs: lockTimeout * 1000,
-        suiteOptions,
-        userArtifacts,
-        signal: io.signal,
-        interactive: io.interactive,
-        env: io.env,
-        reproduce: reproduceCommand(values, b.name, b.labFile),
-        retries,
-        quarantineAfter,
-        progress: (label) => progressView(io, label),
-        events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
-      }),
-    );
-  }
-  if (io.env.HW_TEST_CHILD) {
-    // The parent prints the summary of every board.
-    return exitFor(summaries);
-  }
-  printSummary(summaries, path.resolve(values.reports), io);
-  if (summaries.length > 1) {
-    const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
-    const rows = combinedRows(summaries, path.resolve(values.reports));
-    io.out('');
-    for (const line of combinedTable(rows, suites)) io.out(line);
-    const file = await writeCombined(
-      path.resolve(values.reports),
-      rows,
-      new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
-    );
-    io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
-  }
+async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'run') argv = argv.slice(1);
+  const { builtinSuites, loadSuites } = await import('../catalog/suites.js');
+  const catalog = await builtinSuites();
+  const parsed = parseOptions('run', argv, RUN_OPTIONS, { extra: suiteOptionTable(catalog) });
+  const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
+  const s = settings(values);
+  const labFile = values.lab ?? io.env.HW_TEST_LAB;
+  const { loadOsProfile } = await import('../catalog/os-profile.js');
+  const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
+  const { resolveBoards } = await import('../runner/multi.js');
+  const boards = await resolveBoards(s.board, labFile);
+  await loadSuites(s.suites); // an unknown suite is bad input before any board is touched
+  const files = await artifactFiles(catalog, parsed.extra, s.suites, io);
+  const reports = path.resolve(values.reports);
+  const summaries =
+    boards.length > 1
+      ? await runMany(boards, argv, reports, s.parallel, io)
+      : [await runOne(boards[0], { values, suiteValues: parsed.extra, files, settings: s, os, reports }, io)];
+  // The parent prints the summary of every board.
+  if (io.env.HW_TEST_CHILD) return exitFor(summaries);
+  await printResults(summaries, reports, s.suites, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
+}
+
+/**
+ * The files given for the suites' artifacts, by option: a missing file is bad input before any
+ * board is touched; a URL's credentials are secrets from here on (the reproduce line quotes it).
+ */
+async function artifactFiles(
+  catalog: readonly SuiteEntry[],
+  values: Record<string, string | undefined>,
+  suites: readonly string[],
+  io: CliIo,
+): Promise<Record<string, string>> {
+  const { registerUrlSecrets } = await import('../runner/user-artifacts.js');
+  const files: Record<string, string> = {};
+  for (const a of suiteArtifactOptions(catalog)) {
+    const v = values[a.option];
+    if (!v || a.option in files) continue;
+    registerUrlSecrets(v);
+    const url = /^https?:\/\//.test(v);
+    if (!url && !existsSync(v)) throw new InputError(`--${a.option} ${v}: no such file`, { file: v });
+    if (!suites.includes(a.suite))
+      io.err(`hw-test: --${a.option} is for the ${a.suite} suite, which this run does not run: ignored`);
+    files[a.option] = url ? v : path.resolve(v);
+  }
+  return files;
+}
+
+/** One board, in this process. */
+async function runOne(
+  b: ResolvedBoard,
+  r: {
+    values: RunValues;
+    suiteValues: Record<string, string | undefined>;
+    files: Record<string, string>;
+    settings: ReturnType<typeof settings>;
+    os: OsProfile;
+    reports: string;
+  },
+  io: CliIo,
+): Promise<RunSummary> {
+  const { runBoard } = await import('../runner/run-board.js');
+  const { progressView } = await import('./progress.js');
+  const { terminalReporter } = await import('./run-lines.js');
+  const { values, suiteValues, settings: s } = r;
+  const image = values.image && !/^https?:/.test(values.image) ? path.resolve(values.image) : values.image;
+  return runBoard({
+    board: b,
+    os: r.os,
+    image,
+    suites: s.suites,
+    grep: values.grep,
+    reportsDir: r.reports,
+    lockTimeoutMs: s.lockTimeout * 1000,
+    suiteOptions: given(suiteValues, r.files),
+    artifactFiles: r.files,
+    signal: io.signal,
+    interactive: io.interactive,
+    env: io.env,
+    reproduce: reproduceCommand({ ...values, ...suiteValues }, b.name, b.labFile, Object.keys(suiteValues)),
+    retries: s.retries,
+    quarantineAfter: s.quarantineAfter,
+    progress: (label) => progressView(io, label),
+    reporters: [terminalReporter(io)],
+  });
+}
+
+/**
+ * The suites' options that were given (every suite sees them all, and reads those it declared);
+ * the artifact files go to the preparation instead.
+ */
+function given(values: Record<string, string | undefined>, files: object): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v && !(k in files)) out[k] = v;
+  return out;
+}
+
+/** Several boards: a child process each (rig/runner/multi.ts), then each board's summary.json. */
+async function runMany(
+  boards: ResolvedBoard[],
+  argv: string[],
+  reports: string,
+  parallel: number,
+  io: CliIo,
+): Promise<RunSummary[]> {
+  const { runChildren } = await import('../runner/multi.js');
+  const { readFile } = await import('node:fs/promises');
+  const rest = withoutOptions(argv, ['--board', '--parallel']);
+  await runChildren(
+    boards.map((b) => b.name),
+    rest,
+    { parallel, signal: io.signal, err: (l) => io.err(l) },
+  );
+  const summaries: RunSummary[] = [];
+  for (const b of boards) {
+    const file = path.join(reports, b.name, 'latest', 'summary.json');
+    try {
+      summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
+    } catch {
+      io.err(`${b.name}: no report was written (${file})`);
+    }
+  }
+  return summaries;
 }
 
 function exitFor(summaries: RunSummary[]): number {
@@ -210,6 +289,22 @@ function withoutOptions(argv: string[], names: string[]): string[] {
   return out;
 }
 
+async function printResults(
+  summaries: RunSummary[],
+  reports: string,
+  suites: string[],
+  io: CliIo,
+): Promise<void> {
+  printSummary(summaries, reports, io);
+  if (summaries.length <= 1) return;
+  const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
+  const rows = combinedRows(summaries, reports);
+  io.out('');
+  for (const line of combinedTable(rows, suites)) io.out(line);
+  const file = await writeCombined(reports, rows, new Date().toISOString().replace(/[-:]/g, '').slice(0, 15));
+  io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
+}
+
 function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {
   for (const s of summaries) {
     const counts = ['pass', 'fail', 'error', 'infra', 'skipped', 'interrupted']
@@ -227,4 +322,9 @@ function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): v
   }
 }
 
-export const command: CliCommand = { summary: 'flash, boot and test a board', usage: USAGE, main };
+export const command: CliCommand = {
+  summary: 'flash, boot and test a board',
+  usage: helpText({ synopsis: SYNOPSIS, options: RUN_OPTIONS }),
+  help: async () => `${SYNOPSIS}\n\n${(await runOptionLines()).join('\n')}`,
+  main,
+};

@@ -42,7 +42,11 @@ export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
 
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
-const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
+export const BUNDLE_VARIANTS: ReadonlySet<string> = new Set<string>([
+  'v2',
+  'health-fails',
+  'unbootable-update',
+]);
 
 /** The bundle file of a variant that has one: a root image, a RAUC bundle, or OSTree's. */
 function bundleName(variant: string): string | undefined {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
-import type { CommandResult, Dut } from '../../suites/fixture.js';
+import type { CommandResult, Dut } from '../suite-api/contracts.js';
 import { FailError, TimeoutError, errorMessage } from '../errors.js';
 import { logger } from '../log.js';
 import { abortPromise, settle, throwIfAborted } from '../util/abort.js';

@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import { InfraError } from '../errors.js';
 import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
-import type { VirtualNetwork } from './virtual-network.js';
+import type { VirtualNetwork } from './network.js';
 
 /** A free TCP port on 127.0.0.1 (for QEMU's hostfwd). */
 export function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BoardNetwork, Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
@@ -27,6 +27,9 @@ import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
 import { freeIndexes, planSubnet, type SubnetPlan } from './subnet.js';
 import { createUserNetwork } from './user-network.js';
+import type { VirtualNetwork } from './network.js';
+
+export type { VirtualNetwork };
 
 const log = logger('net:virtual');
 
@@ -45,23 +48,6 @@ export interface VirtualNetworkOptions {
   ssh?: { user: string; port: number };
   /** `auto` (default): a namespace when root and /dev/net/tun allow it, else user-mode. */
   mode?: 'auto' | 'netns' | 'user';
-}
-
-export interface VirtualNetwork extends BoardNetwork {
-  /** QEMU's `-netdev`/`-device` arguments for the board's NIC. */
-  readonly qemuNetArgs: string[];
-  /** Command prefix QEMU must run under (`ip netns exec hwt-...`), so it opens the namespace's tap. */
-  readonly wrapper: string[];
-  readonly mac: string;
-  /** The namespace and its bridge (netns kind), e.g. for a test's extra DHCP client. */
-  readonly netns?: string;
-  readonly bridge?: string;
-  readonly subnet?: SubnetPlan;
-  /** The name the board resolves through the DHCP-provided DNS, and its address. */
-  readonly rigName?: { name: string; address: string };
-  readonly hostKeys: RunHostKeys;
-  waitForLease?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease>;
-  teardown(): Promise<void>;
 }
 
 /** Why a namespace network cannot be made here, or undefined when it can. */

@@ -3,14 +3,6 @@ import type { OsProfile } from '../catalog/os-profile.js';
 import type { LabInstance } from '../catalog/lab.js';
 import type { WifiCredentials } from '../net/hostapd.js';
 import type { SshKey } from '../net/ssh-key.js';
-import type { ResolvedBoard } from './board-factory.js';
-
-/** The lab file's entry for a board, when it is wired on this host. */
-export async function labInstance(board: ResolvedBoard): Promise<LabInstance | undefined> {
-  if (!board.labFile) return undefined;
-  const { loadLab, findInstance } = await import('../catalog/lab.js');
-  return findInstance(loadLab(board.labFile), board.name);
-}
 
 /**
  * A real board's Ethernet: the lab interface, with the rig's dnsmasq on it unless the lab file
@@ -38,7 +30,7 @@ export async function startLabNetwork(o: {
   });
 }
 
-/** The rig's access point for the wifi suite, with this run's SSID and passphrase. */
+/** The rig's WiFi access point, with this run's SSID and passphrase (a suite's `accessPoint`). */
 export async function startAccessPoint(o: {
   board: string;
   apInterface: string;

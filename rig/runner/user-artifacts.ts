@@ -5,29 +5,6 @@ import { download, isUrl } from '../flash/download.js';
 import { registerSecret } from '../log.js';
 import { sha256File } from './hash.js';
 
-/**
- * Files the user gives a run for its suites (issue 17: the image's own update bundles), by the
- * option that names them and the artifact name the suite asks for. Until the suite manifests of
- * issue 18 declare them, this table is the update-rollback suite's declaration.
- */
-export const USER_ARTIFACTS = [
-  { option: 'update-bundle', artifact: 'update-bundle', suite: 'update-rollback', what: 'the update bundle' },
-  {
-    option: 'update-bundle-unbootable',
-    artifact: 'update-bundle-unbootable',
-    suite: 'update-rollback',
-    what: 'an update bundle that cannot boot',
-  },
-  {
-    option: 'update-bundle-unhealthy',
-    artifact: 'update-bundle-unhealthy',
-    suite: 'update-rollback',
-    what: 'an update bundle whose health check fails',
-  },
-] as const;
-
-export type UserArtifactOption = (typeof USER_ARTIFACTS)[number]['option'];
-
 /** The checksum published beside a file (`FILE.sha256`: `HEX` or `HEX  name`), if any. */
 function sidecarSha256(file: string, what: string): string | undefined {
   const side = `${file}.sha256`;

@@ -3,8 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { FailError } from '../../rig/errors.js';
-import { rig, skipBecause, type BoardNetwork, type Dut } from '../fixture.js';
+import { FailError, rig, skipBecause, type BoardNetwork, type Dut } from '../fixture.js';
 
 /**
  * The network suite: what a customer's device depends on, checked from both sides. Each step is

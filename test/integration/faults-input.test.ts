@@ -67,7 +67,7 @@ describe('fault matrix: bad input and a full report disk (real CLI)', function (
     const rauc = path.join(ROOT, 'os', 'profiles', 'rauc.yaml');
     const r = await cli(['--board', BOARD, '--os', rauc, '--suite', 'update-rollback', '--reports', reports]);
     expect(r.stdout).to.contain(
-      `--suite update-rollback needs the update bundle of the image under test: give --update-bundle FILE|URL (OS profile ${rauc})`,
+      'the run needs a good update bundle of the image under test (update-bundle): pass --update-bundle FILE|URL',
     );
     const { summary } = await expectCleanEnd({
       board: BOARD,

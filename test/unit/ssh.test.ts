@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { mask } from '../../rig/log.js';
-import { startReplaySshServer, type ReplaySshServer } from '../../rig/net/ssh-replay-server.js';
+import { startReplaySshServer, type ReplaySshServer } from '../../rig/sim/ssh-replay-server.js';
 import { AUTH_RETRIES, RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
 import { FailError } from '../../rig/errors.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../../rig/net/ssh-key.js';

@@ -62,8 +62,8 @@ export function resolveBundle(
   const key = artifacts.has(src.artifact) ? src.artifact : src.reference;
   const file = artifacts.get(key);
   if (!file) {
-    const what = kind === 'good' ? 'an update bundle' : `an ${kind} update bundle`;
-    return { missing: `the run has no ${what} (${src.option} FILE|URL)` };
+    const what = kind === 'good' ? 'update bundle' : `${kind} update bundle`;
+    return { missing: `the run has no ${what}: give ${src.option} FILE|URL` };
   }
   if (!existsSync(file)) return { missing: `the ${key} bundle ${file} does not exist` };
   return {

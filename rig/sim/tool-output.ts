@@ -1,6 +1,6 @@
 /**
  * What the rig's tools print, success and failure, replayed by the driver tests through a
- * ReplaySpawner. Each text is taken from the tool's source (cited) or its documentation.
+ * fake spawner (rig/sim/spawner.ts). Each text is taken from the tool's source (cited) or its documentation.
  */
 
 /** linux-automation/usbsdmux usbsdmux/__main__.py: `get` prints ctl.get_mode(); switching prints nothing. */

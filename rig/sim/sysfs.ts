@@ -1,66 +1,7 @@
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { nodeSysfsFs, type SysfsFs } from '../../rig/gpio/sysfs.js';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { WaitEnv } from '../../rig/sdmux/block-device.js';
-import { ReplaySpawner, fakeProcess, type ReplayEntry } from '../../rig/util/spawn-replay.js';
-import { commandLine, type ProcessHandle } from '../../rig/util/spawn.js';
-
-/** A clock that advances only when a wait sleeps, and a set of paths that "exist". */
-export class FakeWaitEnv implements WaitEnv {
-  t = 0;
-  readonly present = new Set<string>();
-  /** Called at each poll: lets a test make a device appear after some time. */
-  onPoll?: (t: number) => void;
-
-  exists(p: string): Promise<boolean> {
-    this.onPoll?.(this.t);
-    return Promise.resolve(this.present.has(p));
-  }
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number): Promise<void> {
-    this.t += ms;
-    return Promise.resolve();
-  }
-}
-
-/** A long-running tool's scripted behaviour: what it prints, and whether it exits at once. */
-export interface StartScript {
-  match: RegExp;
-  stdout?: string;
-  stderr?: string;
-  /** Exit code when the tool fails at once; undefined: it keeps running until stopped. */
-  exitCode?: number;
-}
-
-/** ReplaySpawner plus scripted long-running processes (a v2 gpioset holding a line). */
-export class ScriptedSpawner extends ReplaySpawner {
-  readonly running: ProcessHandle[] = [];
-
-  constructor(
-    entries: ReplayEntry[] = [],
-    private readonly scripts: StartScript[] = [],
-  ) {
-    super(entries);
-  }
-
-  override start(cmd: string, args: readonly string[]): ProcessHandle {
-    const command = commandLine(cmd, args);
-    const script = this.scripts.find((s) => s.match.test(command));
-    if (!script) return super.start(cmd, args);
-    this.calls.push(command);
-    const { handle, stdout, stderr, end } = fakeProcess(command);
-    this.running.push(handle);
-    setImmediate(() => {
-      if (script.stdout) stdout.write(script.stdout);
-      if (script.stderr) stderr.write(script.stderr);
-      if (script.exitCode !== undefined) setImmediate(() => end(script.exitCode!, null));
-    });
-    return handle;
-  }
-}
+import { nodeSysfsFs, type SysfsFs } from '../gpio/sysfs.js';
 
 function errno(code: string, p: string): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(`${code}: write ${p}`);

@@ -5,21 +5,21 @@ import type { Lab, LabInstance, MuxSpec, PowerSpec } from '../catalog/lab.js';
 import { findInstance } from '../catalog/lab.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import type { Console } from '../console/console.js';
-import { InputError, classOf, errorMessage } from '../errors.js';
-import { openGpioChip } from '../gpio/open.js';
+import { InputError } from '../errors.js';
 import { cacheRoot } from '../image/build.js';
-import { CommandPower } from '../power/command.js';
-import { GpioRelay } from '../power/gpio-relay.js';
 import type { PowerState, PowerSwitch } from '../power/power-switch.js';
-import { UhubctlPower } from '../power/uhubctl.js';
+import { powerDriver, type SimulatedBoardDriver } from '../power/registry.js';
 import type { StepRecord } from '../report/model.js';
-import { GpioMux } from '../sdmux/gpio-mux.js';
-import type { MuxCommon } from '../sdmux/mux-base.js';
+import { muxDriver } from '../sdmux/registry.js';
 import type { MuxState, SdMux } from '../sdmux/sd-mux.js';
-import { SdWire } from '../sdmux/sdwire.js';
-import { UsbSdMux } from '../sdmux/usbsdmux.js';
 import type { Spawner } from '../util/spawn.js';
-import { createVirtualRig, qemuBoardFactory, type QemuBoardFactory, type VirtualRig } from './virtual-rig.js';
+import { StepLog, runTeardowns } from '../util/steps.js';
+import {
+  createVirtualRig,
+  qemuBoardFactory,
+  type QemuBoardFactory,
+  type VirtualRig,
+} from '../sim/virtual-rig.js';
 
 export interface LabBoardOptions {
   os: OsProfile;
@@ -32,6 +32,8 @@ export interface LabBoardOptions {
   /** Virtual rigs: how to build the QEMU board (tests inject one). */
   qemuFactory?: QemuBoardFactory;
   boardsDir?: string;
+  /** The instance's board type, when the caller has it loaded already. */
+  type?: BoardType;
 }
 
 export interface LabBoard extends BoardInstance {
@@ -44,80 +46,35 @@ export interface LabBoard extends BoardInstance {
   step<T>(name: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** A power switch from a lab file's `power:` (its driver's factory, rig/power/registry.ts). */
 export function createPower(spec: PowerSpec, name: string, opts: { spawner?: Spawner } = {}): PowerSwitch {
-  switch (spec.driver) {
-    case 'gpio-relay':
-      return new GpioRelay({
-        name,
-        chip: openGpioChip({ driver: spec.gpio, chip: spec.chip }, opts),
-        line: spec.line,
-        activeLow: spec.activeLow,
-        offTimeMs: spec.offTimeMs,
-        settleMs: spec.settleMs,
-      });
-    case 'uhubctl':
-      return new UhubctlPower({ name, spawner: opts.spawner, ...spec });
-    case 'command':
-      return new CommandPower({ name, spawner: opts.spawner, ...spec });
-    default:
-      throw new InputError(
-        `power driver ${spec.driver} belongs to a virtual rig (see boards/labs/virtual.yaml)`,
-      );
+  const d = powerDriver(spec);
+  if (d.kind !== 'switch') {
+    throw new InputError(
+      `power driver ${spec.driver} is a whole simulated board: compose it with its lab file (see boards/labs/virtual.yaml)`,
+    );
   }
+  return d.create(spec, { name, spawner: opts.spawner });
 }
 
+/** An SD mux from a lab file's `mux:` (its driver's factory, rig/sdmux/registry.ts). */
 export function createMux(
   spec: MuxSpec,
-  common: Omit<MuxCommon, 'hostDevice'>,
+  common: { name: string; beforeSwitch?: (signal?: AbortSignal) => Promise<void> },
   opts: { spawner?: Spawner } = {},
 ): SdMux {
-  const base = { ...common, deviceTimeoutMs: spec.timeoutMs };
-  switch (spec.driver) {
-    case 'usbsdmux':
-      return new UsbSdMux({ ...base, hostDevice: spec.device, sg: spec.sg, spawner: opts.spawner });
-    case 'sdwire':
-      return new SdWire({ ...base, hostDevice: spec.device, serial: spec.serial, spawner: opts.spawner });
-    case 'gpio-mux':
-      return new GpioMux({
-        ...base,
-        hostDevice: spec.device,
-        chip: openGpioChip({ driver: spec.gpio, chip: spec.chip }, opts),
-        select: { line: spec.select, hostLevel: spec.hostLevel },
-        power: spec.cardPower,
-      });
-    default:
-      throw new InputError(
-        `mux driver ${spec.driver} belongs to a virtual rig (see boards/labs/virtual.yaml)`,
-      );
+  const d = muxDriver(spec);
+  if (!d.create) {
+    throw new InputError(
+      `mux driver ${spec.driver} is part of a simulated board, made with its power driver (see boards/labs/virtual.yaml)`,
+    );
   }
+  return d.create(spec, { ...common, spawner: opts.spawner });
 }
 
-/** Records each action as a step (name, start, duration, verdict), as the runner's steps are. */
-function recorder(steps: StepRecord[], onStep?: (s: StepRecord) => void) {
-  return async <T>(name: string, work: () => Promise<T>): Promise<T> => {
-    const startedAt = new Date().toISOString();
-    const t0 = performance.now();
-    const push = (verdict: StepRecord['verdict'], message?: string) => {
-      const rec: StepRecord = {
-        name,
-        startedAt,
-        durationMs: Math.round(performance.now() - t0),
-        verdict,
-        message,
-      };
-      steps.push(rec);
-      onStep?.(rec);
-    };
-    try {
-      const r = await work();
-      push('pass');
-      return r;
-    } catch (err) {
-      const c = classOf(err);
-      push(c === 'input' ? 'error' : c, errorMessage(err));
-      throw err;
-    }
-  };
+/** Each power and mux action is a step, recorded with the runner's own step primitive. */
+function recorder(opts: LabBoardOptions): StepLog {
+  return new StepLog({ end: (record) => opts.onStep?.(record) });
 }
 
 /**
@@ -130,7 +87,7 @@ function recorder(steps: StepRecord[], onStep?: (s: StepRecord) => void) {
 function compose(
   rawPower: PowerSwitch,
   rawMux: SdMux | undefined,
-  record: ReturnType<typeof recorder>,
+  record: StepLog,
   type: BoardType,
 ): { power: PowerSwitch; mux?: SdMux } {
   const cardBoots = type.boot.medium !== 'flasher';
@@ -141,18 +98,18 @@ function compose(
     name: rawPower.name,
     on: async (signal) => {
       if (mux && cardBoots && muxSide !== 'board') await mux.toBoard(signal);
-      await record('power on', () => rawPower.on(signal));
+      await record.run('power on', () => rawPower.on(signal));
       powered = 'on';
     },
     off: async (signal) => {
       // The mux powers off before every switch: a board already off is not a step worth a line.
       if (powered === 'off') return rawPower.off(signal);
-      await record('power off', () => rawPower.off(signal));
+      await record.run('power off', () => rawPower.off(signal));
       powered = 'off';
     },
     cycle: async (signal) => {
       if (mux && cardBoots && muxSide !== 'board') await mux.toBoard(signal);
-      await record('power cycle', () => rawPower.cycle(signal));
+      await record.run('power cycle', () => rawPower.cycle(signal));
       powered = 'on';
     },
     state: (): Promise<PowerState> => rawPower.state(),
@@ -164,7 +121,7 @@ function compose(
   if (rawMux) {
     const m = rawMux;
     const go = async (side: 'host' | 'board' | 'off', label: string, fn: () => Promise<void>) => {
-      await record(label, fn);
+      await record.run(label, fn);
       muxSide = side;
     };
     mux = {
@@ -195,11 +152,10 @@ export async function createLabBoard(
   opts: LabBoardOptions,
 ): Promise<LabBoard> {
   const instance = findInstance(lab, instanceName);
-  const type = loadBoard(instance.type, opts.boardsDir);
-  const steps: StepRecord[] = [];
-  const record = recorder(steps, opts.onStep);
-  if (instance.power.driver === 'sim-gpio-relay') return virtualLabBoard(instance, type, opts, steps, record);
-  if (instance.power.driver === 'qemu') return plainQemuBoard(instance, type, opts, steps, record);
+  const type = opts.type ?? loadBoard(instance.type, opts.boardsDir);
+  const record = recorder(opts);
+  const simulated = instance.power.driver;
+  if (isSimulatedBoard(simulated)) return SIMULATED_BOARDS[simulated](instance, type, opts, record);
 
   // The power switch exists before the mux, so that the mux's beforeSwitch can call it.
   const rawPower = createPower(instance.power, instance.name, opts);
@@ -220,17 +176,33 @@ export async function createLabBoard(
     baudRate: instance.serial.baud ?? type.serial.baud,
     failurePatterns: failurePatterns(type),
   });
-  return finishBoard(instance, type, opts.os, composed, console, steps, record, async () => {
+  return finishBoard(instance, type, opts.os, composed, console, record, async () => {
     await console.close();
   });
+}
+
+type BoardMaker = (
+  instance: LabInstance,
+  type: BoardType,
+  opts: LabBoardOptions,
+  record: StepLog,
+) => Promise<LabBoard>;
+
+/** The power drivers that stand for a whole simulated board, and how each is composed. */
+const SIMULATED_BOARDS: Record<SimulatedBoardDriver, BoardMaker> = {
+  'sim-gpio-relay': (...a) => virtualLabBoard(...a),
+  qemu: (...a) => plainQemuBoard(...a),
+};
+
+function isSimulatedBoard(driver: string): driver is SimulatedBoardDriver {
+  return Object.hasOwn(SIMULATED_BOARDS, driver);
 }
 
 async function virtualLabBoard(
   instance: LabInstance,
   type: BoardType,
   opts: LabBoardOptions,
-  steps: StepRecord[],
-  record: ReturnType<typeof recorder>,
+  record: StepLog,
 ): Promise<LabBoard> {
   const holder: { power?: PowerSwitch } = {};
   const vr = await createVirtualRig({
@@ -246,7 +218,7 @@ async function virtualLabBoard(
   });
   const composed = compose(vr.relay, vr.mux, record, type);
   holder.power = composed.power;
-  const board = finishBoard(instance, type, opts.os, composed, vr.qemu.console, steps, record, () =>
+  const board = finishBoard(instance, type, opts.os, composed, vr.qemu.console, record, () =>
     vr.releaseHardware(),
   );
   return Object.assign(board, { virtualRig: vr });
@@ -257,8 +229,7 @@ async function plainQemuBoard(
   instance: LabInstance,
   type: BoardType,
   opts: LabBoardOptions,
-  steps: StepRecord[],
-  record: ReturnType<typeof recorder>,
+  record: StepLog,
 ): Promise<LabBoard> {
   const disk = path.join(rigDir(instance, opts.env), 'disk.img');
   const q = await (opts.qemuFactory ?? qemuBoardFactory)({
@@ -271,7 +242,7 @@ async function plainQemuBoard(
     spawner: opts.spawner,
   });
   const composed = compose(q.power, undefined, record, type);
-  return finishBoard(instance, type, opts.os, composed, q.console, steps, record, () => q.release(), disk);
+  return finishBoard(instance, type, opts.os, composed, q.console, record, () => q.release(), disk);
 }
 
 function finishBoard(
@@ -280,8 +251,7 @@ function finishBoard(
   os: OsProfile,
   parts: { power: PowerSwitch; mux?: SdMux },
   console: Console,
-  steps: StepRecord[],
-  record: ReturnType<typeof recorder>,
+  record: StepLog,
   releaseRest: () => Promise<void>,
   /** Where to write the image when there is no mux (a plain QEMU board: its disk image). */
   disk?: string,
@@ -292,8 +262,8 @@ function finishBoard(
     type,
     os,
     instance,
-    steps,
-    step: (name, work) => record(name, work),
+    steps: record.records,
+    step: (name, work) => record.run(name, work),
     power: parts.power,
     mux: parts.mux,
     console,
@@ -313,21 +283,17 @@ function finishBoard(
     async release() {
       if (released) return;
       released = true;
-      // Teardown runs every part even when one fails: a stuck mux must not leave the board on.
-      const errors: unknown[] = [];
-      for (const step of [
-        () => parts.power.off(),
-        () => parts.mux?.off(),
-        () => parts.power.close(),
-        () => parts.mux?.close(),
-        releaseRest,
-      ]) {
-        try {
-          await step();
-        } catch (err) {
-          errors.push(err);
-        }
-      }
+      // Every part is released even when one fails: a stuck mux must not leave the board on.
+      const errors = await runTeardowns(
+        [
+          { step: 'release the rest', run: releaseRest },
+          { step: 'mux close', run: async () => parts.mux?.close() },
+          { step: 'power close', run: () => parts.power.close() },
+          { step: 'mux off', run: async () => parts.mux?.off() },
+          { step: 'power off', run: () => parts.power.off() },
+        ],
+        {},
+      );
       if (errors.length) throw errors[0] as Error;
     },
   };

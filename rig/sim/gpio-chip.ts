@@ -1,6 +1,7 @@
 import { InfraError } from '../errors.js';
 import { logger } from '../log.js';
-import type { GpioChip, GpioLine, Level } from './gpio.js';
+import type { GpioDriver } from '../gpio/driver.js';
+import type { GpioChip, GpioLine, Level } from '../gpio/gpio.js';
 
 const log = logger('gpio:sim');
 
@@ -171,10 +172,13 @@ class SimLine implements GpioLine {
   }
 }
 
+/** The simulated chip's name when the lab file names none. */
+export const SIM_CHIP = 'sim-gpiochip0';
+
 /** Simulated chips by name, so a lab file's `chip: sim-gpiochip0` finds the one the virtual rig wired. */
 const registry = new Map<string, SimGpioChip>();
 
-export function simChip(name = 'sim-gpiochip0'): SimGpioChip {
+export function simChip(name = SIM_CHIP): SimGpioChip {
   let chip = registry.get(name);
   if (!chip) registry.set(name, (chip = new SimGpioChip(name)));
   return chip;
@@ -184,3 +188,11 @@ export function simChip(name = 'sim-gpiochip0'): SimGpioChip {
 export function dropSimChip(name: string): void {
   registry.delete(name);
 }
+
+/** The simulated GPIO driver (`gpio: sim`): chips by name, shared with the virtual rig. */
+export const driver: GpioDriver<'sim'> = {
+  name: 'sim',
+  label: 'a simulated GPIO chip that records every write (the virtual rig)',
+  tools: [],
+  open: (chip) => simChip(chip),
+};

@@ -1,7 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import ssh2, { type Connection, type ServerChannel } from 'ssh2';
-import { ed25519Pair } from './ssh-key.js';
+import ssh2, {
+  type AuthContext,
+  type Connection,
+  type ParsedKey,
+  type ServerChannel,
+  type SFTPWrapper,
+} from 'ssh2';
+import { ed25519Pair } from '../net/ssh-key.js';
 
 const { Server, utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
@@ -38,8 +44,8 @@ export interface ReplaySshServer {
 
 /**
  * An SSH server on 127.0.0.1 that answers commands with recorded output: a board simulation for
- * testing the SSH client and the board-side checks (WiFi) without a board. Product code, like the
- * replay spawner: `hw-test doctor --replay` can stand it in for a board too.
+ * testing the SSH client and the board-side checks (WiFi) without a board. A simulation, like the
+ * others in rig/sim/: product code with tests, never a stand-in inside a real run.
  */
 export async function startReplaySshServer(opts: ReplaySshOptions): Promise<ReplaySshServer> {
   const allowed = utils.parseKey(opts.authorizedKey);
@@ -72,52 +78,14 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
     conns.add(client);
     client.on('close', () => conns.delete(client));
     client.on('error', () => conns.delete(client));
-    client.on('authentication', (ctx) => {
-      if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-      const ok =
-        ctx.key.algo === key.type &&
-        ctx.key.data.length === key.getPublicSSH().length &&
-        timingSafeEqual(ctx.key.data, key.getPublicSSH()) &&
-        (!ctx.signature || key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true);
-      if (ok) ctx.accept();
-      else ctx.reject(['publickey']);
-    });
+    client.on('authentication', (ctx) => authenticate(ctx, key));
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept();
         session.on('exec', (acc, _rej, info) => runExec(acc(), info.command));
         session.on('sftp', (acc, rej) => {
           if (opts.sftp === false) return rej();
-          const sftp = acc();
-          const open = new Map<string, { path: string; parts: { offset: number; data: Buffer }[] }>();
-          let next = 0;
-          sftp.on('OPEN', (reqid, filename, flags) => {
-            if (!(flags & OPEN_MODE.WRITE)) return sftp.status(reqid, STATUS_CODE.FAILURE);
-            const h = Buffer.alloc(4);
-            h.writeUInt32BE(next++);
-            open.set(h.toString('hex'), { path: filename, parts: [] });
-            sftp.handle(reqid, h);
-          });
-          sftp.on('WRITE', (reqid, handle, offset, data) => {
-            const f = open.get(handle.toString('hex'));
-            if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
-            f.parts.push({ offset, data: Buffer.from(data) });
-            sftp.status(reqid, STATUS_CODE.OK);
-          });
-          sftp.on('FSTAT', (reqid) =>
-            sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 }),
-          );
-          sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
-          sftp.on('CLOSE', (reqid, handle) => {
-            const f = open.get(handle.toString('hex'));
-            if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
-            open.delete(handle.toString('hex'));
-            // Writes may arrive out of order (fastPut keeps several in flight): place them by offset.
-            const buf = Buffer.alloc(f.parts.reduce((n, p) => Math.max(n, p.offset + p.data.length), 0));
-            for (const p of f.parts) p.data.copy(buf, p.offset);
-            files.set(f.path, buf);
-            sftp.status(reqid, STATUS_CODE.OK);
-          });
+          sftpSink(acc(), files);
         });
       });
     });
@@ -134,4 +102,49 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
         server.close(() => resolve());
       }),
   };
+}
+
+/** Public-key authentication against the one authorised key (signature checked when sent). */
+function authenticate(ctx: AuthContext, key: ParsedKey): void {
+  if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+  const ok =
+    ctx.key.algo === key.type &&
+    ctx.key.data.length === key.getPublicSSH().length &&
+    timingSafeEqual(ctx.key.data, key.getPublicSSH()) &&
+    (!ctx.signature || key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true);
+  if (ok) ctx.accept();
+  else ctx.reject(['publickey']);
+}
+
+/** An SFTP server that only takes writes: each file lands in `files` when it is closed. */
+function sftpSink(sftp: SFTPWrapper, files: Map<string, Buffer>): void {
+  const open = new Map<string, { path: string; parts: { offset: number; data: Buffer }[] }>();
+  let next = 0;
+  sftp.on('OPEN', (reqid, filename, flags) => {
+    if (!(flags & OPEN_MODE.WRITE)) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(next++);
+    open.set(h.toString('hex'), { path: filename, parts: [] });
+    sftp.handle(reqid, h);
+  });
+  sftp.on('WRITE', (reqid, handle, offset, data) => {
+    const f = open.get(handle.toString('hex'));
+    if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    f.parts.push({ offset, data: Buffer.from(data) });
+    sftp.status(reqid, STATUS_CODE.OK);
+  });
+  sftp.on('FSTAT', (reqid) =>
+    sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 }),
+  );
+  sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK));
+  sftp.on('CLOSE', (reqid, handle) => {
+    const f = open.get(handle.toString('hex'));
+    if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    open.delete(handle.toString('hex'));
+    // Writes may arrive out of order (fastPut keeps several in flight): place them by offset.
+    const buf = Buffer.alloc(f.parts.reduce((n, p) => Math.max(n, p.offset + p.data.length), 0));
+    for (const p of f.parts) p.data.copy(buf, p.offset);
+    files.set(f.path, buf);
+    sftp.status(reqid, STATUS_CODE.OK);
+  });
 }

@@ -1,7 +1,7 @@
 import { InfraError } from '../errors.js';
 import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
-import type { MuxState, SdMux } from './sd-mux.js';
+import type { MuxState, SdMux } from '../sdmux/sd-mux.js';
 
 const log = logger('sdmux:card-slot');
 

@@ -1,49 +1,22 @@
-import { commandLine, type ProcessHandle, type RunResult, type Spawner } from '../../rig/util/spawn.js';
-import { fakeProcess } from '../../rig/util/spawn-replay.js';
-import type { FakeWaitEnv } from './helpers.js';
+import { FakeSpawner, type ToolReply } from './spawner.js';
+import type { FakeWaitEnv } from './wait-env.js';
 import { GPIOD, SDMUX_CTRL, UHUBCTL, USBSDMUX } from './tool-output.js';
-
-type Reply = { stdout?: string; stderr?: string; code?: number };
 
 /**
  * Stateful stand-ins for the rig's tools: each answers in the real tool's words (tool-output.ts)
- * from a state it keeps, so a contract test can switch and read back as on hardware.
+ * from a state it keeps, so a contract test can switch and read back as on hardware. Each is the
+ * fake spawner (./spawner.ts) with a tool simulation.
  */
-export class ToolSimSpawner implements Spawner {
-  readonly calls: string[] = [];
-  constructor(readonly handler: (cmd: string, args: readonly string[]) => Reply) {}
+export type ToolSimSpawner = FakeSpawner & { handler: (cmd: string, args: readonly string[]) => ToolReply };
 
-  run(cmd: string, args: readonly string[]): Promise<RunResult> {
-    const command = commandLine(cmd, args);
-    this.calls.push(command);
-    const r = this.handler(cmd, args);
-    return Promise.resolve({
-      command,
-      code: r.code ?? 0,
-      signal: null,
-      stdout: r.stdout ?? '',
-      stderr: r.stderr ?? '',
-    });
-  }
-
-  start(cmd: string, args: readonly string[]): ProcessHandle {
-    const command = commandLine(cmd, args);
-    this.calls.push(command);
-    const r = this.handler(cmd, args);
-    const { handle, stdout, stderr, end } = fakeProcess(command);
-    setImmediate(() => {
-      if (r.stdout) stdout.write(r.stdout);
-      if (r.stderr) stderr.write(r.stderr);
-      if (r.code) setImmediate(() => end(r.code!, null));
-    });
-    return handle;
-  }
+function toolSim(handler: (cmd: string, args: readonly string[]) => ToolReply): ToolSimSpawner {
+  return Object.assign(new FakeSpawner({ tool: handler }), { handler });
 }
 
 /** libgpiod tools over an in-memory chip `gpiochip0` with `lines` lines (v1 or v2 syntax). */
 export function gpiodSim(version: 1 | 2, lines = 32): ToolSimSpawner {
   const levels = new Map<number, number>();
-  return new ToolSimSpawner((cmd, args) => {
+  return toolSim((cmd, args) => {
     const a = [...args];
     if (a[0] === '--version') return { stdout: version === 1 ? GPIOD.versionV1 : GPIOD.versionV2 };
     if (version === 2) a.splice(0, a.indexOf('-c') + 2);
@@ -69,7 +42,7 @@ export function usbsdmuxSim(
   opts: { deviceNeverAppears?: boolean } = {},
 ): ToolSimSpawner {
   let mode: 'host' | 'dut' | 'off' = 'dut';
-  return new ToolSimSpawner((_cmd, args) => {
+  return toolSim((_cmd, args) => {
     if (args[0] !== sg)
       return { stderr: USBSDMUX.notAMux.replace(/sg9/g, String(args[0]).replace('/dev/', '')), code: 1 };
     if (args[1] === 'get') return { stdout: `${mode}\n` };
@@ -83,7 +56,7 @@ export function usbsdmuxSim(
 /** sd-mux-ctrl for the SDWire with serial `serial`. */
 export function sdwireSim(env: FakeWaitEnv, serial: string, device: string): ToolSimSpawner {
   let ts = false;
-  return new ToolSimSpawner((_cmd, args) => {
+  return toolSim((_cmd, args) => {
     if (args[1] !== serial) return { stderr: SDMUX_CTRL.notFound, code: 1 };
     if (args[2] === '--status') return { stdout: ts ? SDMUX_CTRL.statusTs : SDMUX_CTRL.statusDut };
     ts = args[2] === '--ts';
@@ -96,7 +69,7 @@ export function sdwireSim(env: FakeWaitEnv, serial: string, device: string): Too
 /** uhubctl with a 4-port hub at UHUBCTL.hub. */
 export function uhubctlSim(): ToolSimSpawner {
   const on = new Map<number, boolean>();
-  return new ToolSimSpawner((_cmd, args) => {
+  return toolSim((_cmd, args) => {
     if (args[1] !== UHUBCTL.hub) return { stderr: UHUBCTL.noHub.replace('1-9', args[1]), code: 1 };
     const port = Number(args[3]);
     if (port > 4) return { stdout: UHUBCTL.noPort };
@@ -111,7 +84,7 @@ export function uhubctlSim(): ToolSimSpawner {
 /** A PDU command line: `pdu on|off|state OUTLET`. */
 export function pduSim(): ToolSimSpawner {
   const on = new Map<string, boolean>();
-  return new ToolSimSpawner((_cmd, args) => {
+  return toolSim((_cmd, args) => {
     if (args[0] === 'state') return { stdout: `outlet ${args[1]}: ${on.get(args[1]) ? 'ON' : 'OFF'}\n` };
     on.set(args[1], args[0] === 'on');
     return { stdout: 'OK\n' };

@@ -5,12 +5,14 @@ import type { OsProfile } from '../catalog/os-profile.js';
 import type { LabInstance } from '../catalog/lab.js';
 import type { Console } from '../console/console.js';
 import { InputError } from '../errors.js';
-import { SimGpioChip } from '../gpio/sim-chip.js';
+import { SIM_CHIP, SimGpioChip } from './gpio-chip.js';
+import type { SimRelaySpec } from './sim-relay.js';
+import type { VirtualMuxSpec } from './virtual-mux.js';
 import { logger } from '../log.js';
 import { GpioRelay } from '../power/gpio-relay.js';
 import type { PowerSwitch } from '../power/power-switch.js';
 import type { GpioMux } from '../sdmux/gpio-mux.js';
-import { createVirtualMux, type VirtualMuxCard } from '../sdmux/virtual-mux.js';
+import { createVirtualMux, type VirtualMuxCard } from './virtual-mux.js';
 import type { Spawner } from '../util/spawn.js';
 
 const log = logger('rig:virtual');
@@ -86,35 +88,8 @@ export interface VirtualRigOptions {
  */
 export async function createVirtualRig(opts: VirtualRigOptions): Promise<VirtualRig> {
   const { instance, type } = opts;
-  if (instance.power.driver !== 'sim-gpio-relay' || instance.mux?.driver !== 'virtual-mux') {
-    throw new InputError(
-      `${instance.file}: boards.${instance.name}: a virtual rig needs power sim-gpio-relay and mux virtual-mux`,
-      {
-        file: instance.file,
-      },
-    );
-  }
-  if (!type.qemu) {
-    throw new InputError(
-      `${instance.file}: boards.${instance.name}.type ${type.name} is not a QEMU board; the virtual rig drives QEMU`,
-      {
-        file: instance.file,
-        field: `boards.${instance.name}.type`,
-      },
-    );
-  }
-  const p = instance.power;
-  const m = instance.mux;
-  const chip = new SimGpioChip(p.chip ?? 'sim-gpiochip0');
-  if (m.chip && m.chip !== chip.name) {
-    throw new InputError(
-      `${instance.file}: boards.${instance.name}: the relay and the mux must be on the same simulated chip`,
-      {
-        file: instance.file,
-        field: `boards.${instance.name}.mux.chip`,
-      },
-    );
-  }
+  const { p, m } = virtualWiring(instance, type);
+  const chip = new SimGpioChip(p.chip ?? SIM_CHIP);
   const image = path.resolve(m.image ?? path.join(opts.dir, 'disk.img'));
   const hostLink = path.join(opts.dir, 'sd');
   await fsp.mkdir(opts.dir, { recursive: true });
@@ -154,17 +129,7 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
     beforeSwitch: (signal) => (opts.beforeSwitch ? opts.beforeSwitch(signal) : relay.off(signal)),
   });
   holder.card = card;
-  // The relay's contacts: its line level is the board's supply.
-  const disposeRelay = chip.onChange(p.line, async (level) => {
-    if (level === relay.levelFor('on')) {
-      if (!flasher) await card.imageForBoard();
-      log('%s: relay closed, QEMU on', instance.name);
-      await qemu.power.on();
-    } else {
-      log('%s: relay open, QEMU off', instance.name);
-      await qemu.power.off();
-    }
-  });
+  const disposeRelay = wireContacts({ chip, line: p.line, relay, card, qemu, flasher, name: instance.name });
   let released = false;
   const releaseHardware = async () => {
     if (released) return;
@@ -191,4 +156,48 @@ export async function createVirtualRig(opts: VirtualRigOptions): Promise<Virtual
       await releaseHardware();
     },
   };
+}
+
+/** The relay and mux of a virtual rig, from its lab entry (the schema said the rest). */
+function virtualWiring(instance: LabInstance, type: BoardType): { p: SimRelaySpec; m: VirtualMuxSpec } {
+  const where = `${instance.file}: boards.${instance.name}`;
+  const p = instance.power;
+  const m = instance.mux;
+  if (p.driver !== 'sim-gpio-relay' || m?.driver !== 'virtual-mux')
+    throw new InputError(`${where}: a virtual rig needs power sim-gpio-relay and mux virtual-mux`, {
+      file: instance.file,
+    });
+  if (!type.qemu)
+    throw new InputError(`${where}.type ${type.name} is not a QEMU board; the virtual rig drives QEMU`, {
+      file: instance.file,
+      field: `boards.${instance.name}.type`,
+    });
+  if (m.chip && m.chip !== (p.chip ?? SIM_CHIP))
+    throw new InputError(`${where}: the relay and the mux must be on the same simulated chip`, {
+      file: instance.file,
+      field: `boards.${instance.name}.mux.chip`,
+    });
+  return { p, m };
+}
+
+/** The relay's contacts: its line level is the board's supply. Returns the unhook. */
+function wireContacts(w: {
+  chip: SimGpioChip;
+  line: number;
+  relay: GpioRelay;
+  card: VirtualMuxCard;
+  qemu: QemuBoardParts;
+  flasher: boolean;
+  name: string;
+}): () => void {
+  return w.chip.onChange(w.line, async (level) => {
+    if (level === w.relay.levelFor('on')) {
+      if (!w.flasher) await w.card.imageForBoard();
+      log('%s: relay closed, QEMU on', w.name);
+      await w.qemu.power.on();
+    } else {
+      log('%s: relay open, QEMU off', w.name);
+      await w.qemu.power.off();
+    }
+  });
 }

@@ -3,9 +3,12 @@ import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
 import { QEMU_SERIAL, type LabInstance } from '../catalog/lab.js';
 import { errorMessage } from '../errors.js';
-import type { GpioChip, Level } from '../gpio/gpio.js';
+import type { GpioChip } from '../gpio/gpio.js';
 import { openGpioChip } from '../gpio/open.js';
 import type { Spawner } from '../util/spawn.js';
+import type { GpioLineUse, ToolNeed } from '../catalog/drivers.js';
+import { powerDriver } from '../power/registry.js';
+import { muxDriver } from '../sdmux/registry.js';
 import type { LabBoard } from './lab-board.js';
 
 /** One line of `hw-test doctor`: what was checked, and how it went. */
@@ -74,36 +77,23 @@ async function isExecutable(p: string): Promise<boolean> {
   }
 }
 
-const PACKAGES: Record<string, string> = {
-  usbsdmux: 'apt-get install usbsdmux',
-  'sd-mux-ctrl': 'build it from git.tizen.org tools/testlab/sd-mux',
-  uhubctl: 'apt-get install uhubctl',
-  gpioget: 'apt-get install gpiod',
-  gpioset: 'apt-get install gpiod',
-};
-
-/** The external programs this instance's drivers run. */
-export function toolsFor(inst: LabInstance, type: BoardType): string[] {
-  const tools: string[] = [];
-  const p = inst.power;
-  if (p.driver === 'uhubctl') tools.push('uhubctl');
-  if (p.driver === 'command') tools.push(p.on[0], p.off[0], ...(p.state ? [p.state[0]] : []));
-  if (p.driver === 'gpio-relay' && p.gpio === 'libgpiod') tools.push('gpioget', 'gpioset');
-  const m = inst.mux;
-  if (m?.driver === 'usbsdmux') tools.push('usbsdmux');
-  if (m?.driver === 'sdwire') tools.push('sd-mux-ctrl');
-  if (m?.driver === 'gpio-mux' && m.gpio === 'libgpiod') tools.push('gpioget', 'gpioset');
-  if (type.qemu) tools.push(type.qemu.binary);
-  return [...new Set(tools)];
+/** The external programs this instance's drivers run (each driver says which, and how to get them). */
+export function toolsFor(inst: LabInstance, type: BoardType): ToolNeed[] {
+  const tools: ToolNeed[] = [
+    ...(powerDriver(inst.power).tools?.(inst.power) ?? []),
+    ...(inst.mux ? (muxDriver(inst.mux).tools?.(inst.mux) ?? []) : []),
+    ...(type.qemu ? [{ name: type.qemu.binary }] : []),
+  ];
+  return tools.filter((t, i) => tools.findIndex((u) => u.name === t.name) === i);
 }
 
 export function toolChecks(inst: LabInstance, type: BoardType, env?: NodeJS.ProcessEnv): Check[] {
   return toolsFor(inst, type).map((tool) => ({
     kind: 'tool',
-    subject: tool,
+    subject: tool.name,
     async run() {
-      const found = await findOnPath(tool, env);
-      if (!found) throw new Error(`not installed${PACKAGES[tool] ? ` (${PACKAGES[tool]})` : ''}`);
+      const found = await findOnPath(tool.name, env);
+      if (!found) throw new Error(`not installed${tool.install ? ` (${tool.install})` : ''}`);
       return `installed (${found})`;
     },
   }));
@@ -153,35 +143,10 @@ export function gpioChecks(
   inst: LabInstance,
   opts: { spawner?: Spawner; chipFor?: (name: string) => GpioChip },
 ): Check[] {
-  const lines: {
-    chip: string;
-    driver?: 'sysfs' | 'libgpiod' | 'sim';
-    line: number;
-    level: Level;
-    role: string;
-  }[] = [];
-  const p = inst.power;
-  if (p.driver === 'gpio-relay' || p.driver === 'sim-gpio-relay') {
-    const chip = p.driver === 'gpio-relay' ? p.chip : (p.chip ?? 'sim-gpiochip0');
-    const driver = p.driver === 'gpio-relay' ? p.gpio : 'sim';
-    lines.push({ chip, driver, line: p.line, level: p.activeLow ? 1 : 0, role: 'relay' });
-  }
-  const m = inst.mux;
-  if (m?.driver === 'gpio-mux' || m?.driver === 'virtual-mux') {
-    const chip = m.driver === 'gpio-mux' ? m.chip : (m.chip ?? 'sim-gpiochip0');
-    const driver = m.driver === 'gpio-mux' ? m.gpio : 'sim';
-    const host = m.hostLevel ?? 1;
-    lines.push({ chip, driver, line: m.select, level: host === 1 ? 0 : 1, role: 'mux select' });
-    if (m.driver === 'gpio-mux' && m.cardPower) {
-      lines.push({
-        chip,
-        driver,
-        line: m.cardPower.line,
-        level: m.cardPower.activeLow ? 0 : 1,
-        role: 'card power',
-      });
-    }
-  }
+  const lines: GpioLineUse[] = [
+    ...(powerDriver(inst.power).gpioLines?.(inst.power) ?? []),
+    ...(inst.mux ? (muxDriver(inst.mux).gpioLines?.(inst.mux) ?? []) : []),
+  ];
   return lines.map((l) => ({
     kind: 'gpio',
     subject: `${l.chip} line ${l.line} (${l.role})`,
@@ -197,15 +162,14 @@ export function gpioChecks(
 /** The power switch answers: a relay is switched off and read back; a hub port or PDU is queried. */
 export function powerCheck(board: LabBoard): Check {
   const p = board.instance.power;
-  const subject =
-    p.driver === 'uhubctl' ? `uhubctl ${p.location} port ${p.port}` : `${p.driver} ${board.power.name}`;
+  const d = powerDriver(p);
+  const probe = d.doctorProbe?.(p) ?? 'switch';
   return {
     kind: 'power',
-    subject,
+    subject: d.subject?.(p, board.name) ?? `${p.driver} ${board.power.name}`,
     async run() {
-      if (p.driver === 'command' && !p.state)
-        return { skip: 'no state command in the lab file; not switched by doctor' };
-      if (p.driver === 'uhubctl' || p.driver === 'command') return `answers (${await board.power.state()})`;
+      if (typeof probe === 'object') return probe;
+      if (probe === 'query') return `answers (${await board.power.state()})`;
       await board.power.off();
       const s = await board.power.state();
       if (s !== 'off') throw new Error(`switched off but reads ${s}`);
@@ -219,15 +183,9 @@ export function muxCheck(board: LabBoard): Check | undefined {
   const mux = board.mux;
   const m = board.instance.mux;
   if (!mux || !m) return undefined;
-  const subject =
-    m.driver === 'usbsdmux'
-      ? `usbsdmux ${m.sg}`
-      : m.driver === 'sdwire'
-        ? `sdwire ${m.serial}`
-        : `${m.driver} ${mux.name}`;
   return {
     kind: 'mux',
-    subject,
+    subject: muxDriver(m).subject?.(m, board.name) ?? `${m.driver} ${mux.name}`,
     async run() {
       try {
         const before = await mux.state();

@@ -1,8 +1,8 @@
 import { PassThrough, Writable } from 'node:stream';
-import type { PowerState, PowerSwitch } from '../../rig/power/power-switch.js';
-import { StreamConsole } from '../../rig/console/stream-console.js';
-import { failurePatterns, loadBoard, type BoardType } from '../../rig/catalog/board.js';
-import { loadOsProfile } from '../../rig/catalog/os-profile.js';
+import type { PowerState, PowerSwitch } from '../power/power-switch.js';
+import { StreamConsole } from '../console/stream-console.js';
+import { failurePatterns, loadBoard, type BoardType } from '../catalog/board.js';
+import { loadOsProfile } from '../catalog/os-profile.js';
 
 /** What one power-on of the simulated board prints, chunk by chunk. */
 export type BootScript = string[];

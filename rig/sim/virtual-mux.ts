@@ -3,8 +3,12 @@ import path from 'node:path';
 import { InfraError } from '../errors.js';
 import { logger } from '../log.js';
 import type { Level } from '../gpio/gpio.js';
-import type { SimGpioChip } from '../gpio/sim-chip.js';
-import { GpioMux, type GpioMuxOptions } from './gpio-mux.js';
+import type { SimGpioChip } from './gpio-chip.js';
+import { GpioMux, type GpioMuxOptions } from '../sdmux/gpio-mux.js';
+import { KEY } from '../catalog/drivers.js';
+import type { MuxDriver } from '../sdmux/driver.js';
+import { muxLines } from '../sdmux/gpio-mux.js';
+import { SIM_CHIP } from './gpio-chip.js';
 
 const log = logger('sdmux:virtual');
 
@@ -91,3 +95,36 @@ export function createVirtualMux(opts: VirtualMuxOptions): { mux: GpioMux; card:
   const mux = new GpioMux({ ...opts, chip: opts.chip, hostDevice: opts.hostLink });
   return { mux, card };
 }
+
+export interface VirtualMuxSpec {
+  driver: 'virtual-mux';
+  chip?: string;
+  select: number;
+  hostLevel?: 0 | 1;
+  image?: string;
+  timeoutMs?: number;
+}
+
+/** The virtual rig's mux: made with the simulated board by the sim-gpio-relay (./virtual-rig.ts). */
+export const driver: MuxDriver<VirtualMuxSpec> = {
+  name: 'virtual-mux',
+  label: "the virtual rig's SD mux: a disk image handed to the host or to a QEMU board",
+  schema: {
+    required: ['select'],
+    properties: {
+      chip: KEY.chip,
+      select: KEY.line,
+      hostLevel: KEY.hostLevel,
+      image: {
+        type: 'string',
+        description: 'virtual-mux: the disk image (default under ~/.cache/hw-test/rig/)',
+      },
+      timeoutMs: KEY.ms,
+    },
+  },
+  check: (w) =>
+    w.power.driver === 'sim-gpio-relay'
+      ? undefined
+      : { field: 'mux.driver', text: 'mux: a virtual-mux needs the sim-gpio-relay power driver' },
+  gpioLines: (spec) => muxLines(spec, spec.chip ?? SIM_CHIP, 'sim'),
+};
