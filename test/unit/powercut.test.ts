@@ -11,6 +11,7 @@ import {
   planCuts,
   type CutPhase,
 } from '../../suites/update-rollback/lib/powercut.js';
+import { beforeSwitchDelayMs, measurePhases } from '../../suites/update-rollback/lib/cut.js';
 
 describe('power-cut planner', function () {
   it('is deterministic for a seed, and the seed changes the plan', function () {
@@ -114,3 +115,42 @@ const GOLDEN_1234: { index: number; phase: CutPhase; fraction: number }[] = [
   { index: 4, phase: 'before-switch', fraction: 0.7725 },
   { index: 5, phase: 'copy', fraction: 0.409 },
 ];
+
+describe('power-cut calibration from an uncut update', function () {
+  const fresh = () => ({ durations: defaultDurations(12_000, 300), hasVerifyingMarker: false });
+
+  it('times the write up to the verifying marker, and the window from it to the switch (OSTree: a short write, a long deploy)', function () {
+    const c = fresh();
+    measurePhases(c, { writingAt: 10_000, verifyingAt: 10_500, switchedAt: 13_600 });
+    expect(c.durations.write).to.equal(500);
+    expect(c.durations['before-switch']).to.equal(3100);
+    expect(c.hasVerifyingMarker).to.equal(true);
+    // A before-switch cut then falls inside the deploy, clear of its last half second.
+    expect(
+      beforeSwitchDelayMs(
+        cutDelayMs({ index: 1, phase: 'before-switch', fraction: 0.5 }, c.durations),
+        c.durations,
+      ),
+    ).to.equal(1550);
+    expect(
+      beforeSwitchDelayMs(
+        cutDelayMs({ index: 1, phase: 'before-switch', fraction: 0.95 }, c.durations),
+        c.durations,
+      ),
+    ).to.equal(2600);
+  });
+
+  it('without a verifying marker, the write lasts until the switch and the before-switch guess stays', function () {
+    const c = fresh();
+    measurePhases(c, { writingAt: 10_000, switchedAt: 14_000 });
+    expect(c.durations.write).to.equal(4000);
+    expect(c.durations['before-switch']).to.equal(500);
+    expect(c.hasVerifyingMarker).to.equal(false);
+  });
+
+  it('a window of a few hundred ms after the verifying marker is cut at once', function () {
+    const c = fresh();
+    measurePhases(c, { writingAt: 0, verifyingAt: 2000, switchedAt: 2300 });
+    expect(beforeSwitchDelayMs(150, c.durations)).to.equal(0);
+  });
+});

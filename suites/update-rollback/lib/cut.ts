@@ -8,7 +8,7 @@ import type { Bundle } from './bundle.js';
 import { LogTail } from './log-tail.js';
 import { cutDelayMs, type CutPhase, type CutPoint, type PhaseDurations } from './powercut.js';
 import type { UpdateMarkers } from './settings.js';
-import type { RunningUpdate, UpdateFlow } from './update-flow.js';
+import type { RunningUpdate, UpdateFlow, UpdateMarks } from './update-flow.js';
 
 const log = logger('update:cut');
 
@@ -21,6 +21,32 @@ export interface Calibration {
   /** The OS printed a marker when its write ended; without one, `before-switch` is timed. */
   hasVerifyingMarker: boolean;
 }
+
+/**
+ * What an uncut update measured, into the calibration. The write ends at the verifying marker when
+ * the OS prints one (an OSTree deploy after a short delta apply: the write is ~0.5 s, the deploy
+ * before the switch ~3 s); timing the write up to the switch would put "write" cuts after it.
+ */
+export function measurePhases(
+  c: Calibration,
+  m: Pick<UpdateMarks, 'writingAt' | 'verifyingAt' | 'switchedAt'>,
+): void {
+  c.hasVerifyingMarker = m.verifyingAt !== undefined;
+  if (m.writingAt === undefined) return;
+  c.durations.write = (m.verifyingAt ?? m.switchedAt) - m.writingAt;
+  if (m.verifyingAt !== undefined) c.durations['before-switch'] = m.switchedAt - m.verifyingAt;
+}
+
+/**
+ * How long after the verifying marker a before-switch cut falls: a fraction of the measured window,
+ * but never in its last half second (about what it takes to see the marker), where the cut would
+ * land after the switch. A window of a few hundred ms is cut at once.
+ */
+export function beforeSwitchDelayMs(delayMs: number, d: PhaseDurations): number {
+  return Math.max(0, Math.min(delayMs, d['before-switch'] - SEE_MARKER_MS));
+}
+
+const SEE_MARKER_MS = 500;
 
 export interface CutResult {
   point: CutPoint;
@@ -182,9 +208,7 @@ async function waitPhaseStart(
     case 'before-switch': {
       if (calibration.hasVerifyingMarker && m.verifying) {
         await waitMarker(flow, tail, running, m.verifying, 'the end of the write (verifying marker)');
-        // The window from the end of the write to the switch is a few hundred ms, about what it
-        // takes to see the marker: cut at once, or the cut lands after the switch.
-        return { delayMs: 0 };
+        return { delayMs: beforeSwitchDelayMs(delayMs, calibration.durations) };
       }
       // No marker at the end of the write: aim at the last moments before the measured switch.
       await waitMarker(flow, tail, running, m.writing, 'the start of the write');

@@ -3,7 +3,7 @@ import { REFERENCE_OS } from '../../../rig/catalog/os-profile.js';
 import { InfraError, errorMessage } from '../../../rig/errors.js';
 import { dutRunner, type BoardState } from './board-state.js';
 import { remoteBundlePath, resolveBundle, type Bundle, type BundleKind } from './bundle.js';
-import type { Calibration } from './cut.js';
+import { measurePhases, type Calibration } from './cut.js';
 import { LogTail } from './log-tail.js';
 import { defaultDurations } from './powercut.js';
 import { TestRecord, dataFileProblems, writeDataFile, type DataFile } from './record.js';
@@ -213,12 +213,12 @@ export class UpdateSession {
     const c = this.calibrationFor(plan.bundle);
     const first = follow.attempts.find((a) => a.slot !== before.booted);
     c.durations.copy = copyMs;
-    if (marks.writingAt !== undefined) c.durations.write = marks.switchedAt - marks.writingAt;
+    measurePhases(c, marks);
     if (first) c.durations['first-boot'] = follow.up.t - first.t;
-    c.hasVerifyingMarker = marks.verifyingAt !== undefined;
     this.measured = true;
     this.r.metric('copyMs', copyMs);
-    if (marks.writingAt !== undefined) this.r.metric('writeMs', marks.switchedAt - marks.writingAt);
+    if (marks.writingAt !== undefined) this.r.metric('writeMs', c.durations.write);
+    if (marks.verifyingAt !== undefined) this.r.metric('beforeSwitchMs', c.durations['before-switch']);
     this.r.metric('switchToUserspaceMs', follow.up.t - marks.switchedAt);
     this.rec.note(
       `phase durations now: ${JSON.stringify(c.durations)}; verifying marker: ${c.hasVerifyingMarker}`,
