@@ -1,0 +1,43 @@
+import type { Spawner } from '../util/spawn.js';
+import type { FoundPartition, FsType } from './partitions.js';
+
+export interface FileOptions {
+  /** Permission bits (0o600); ignored on FAT. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Mode and owner of the directories this write creates (an `.ssh` folder: 0o700, the key's owner). */
+  dirMode?: number;
+}
+
+/**
+ * Files inside one partition of an image file, written without mounting it: FAT through mtools
+ * (fat.ts), ext2/3/4 through e2fsprogs' debugfs (ext.ts). The provisioning methods are written
+ * against this, so a JSON config file goes onto either.
+ */
+export interface PartitionFiles {
+  readonly fs: Exclude<FsType, 'unknown'>;
+  /** The file's content, or undefined when there is no such file. */
+  read(path: string): Promise<string | undefined>;
+  /** Writes (or replaces) a file, creating its parent directories. */
+  write(path: string, content: string, opts?: FileOptions): Promise<void>;
+  /** Owner of a file or directory, or undefined when it does not exist or the filesystem has none. */
+  owner(path: string): Promise<{ uid: number; gid: number } | undefined>;
+}
+
+/** The right writer for the partition's filesystem. */
+export async function partitionFiles(
+  image: string,
+  part: FoundPartition,
+  spawner: Spawner,
+): Promise<PartitionFiles | undefined> {
+  if (part.fs === 'vfat') {
+    const { FatImage } = await import('./fat.js');
+    return new FatImage(spawner, image, part.offset);
+  }
+  if (part.fs === 'ext2' || part.fs === 'ext3' || part.fs === 'ext4') {
+    const { ExtImage } = await import('./ext.js');
+    return new ExtImage(spawner, image, part.offset, part.fs);
+  }
+  return undefined;
+}
