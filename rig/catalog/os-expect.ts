@@ -98,3 +98,14 @@ export function addressCommand(os: OsProfile): { command: string } | { reason: s
   const iface = os.network?.interface;
   return { command: iface ? `ip -4 -o addr show dev ${iface}` : 'ip -4 -o addr show scope global' };
 }
+
+/** The name the board announces before any suite runs (a lab network finds it by it). */
+export function announcedHostname(os: OsProfile, runHostname: string): string {
+  const e = hostnameExpectation(os, runHostname);
+  return e.kind === 'known' ? e.name : runHostname;
+}
+
+/** How the rig logs in over SSH: the profile's user and port, and its password when it has one. */
+export function sshLogin(os: OsProfile): { user: string; port: number; password?: string } {
+  return { user: os.ssh.user, port: os.ssh.port, ...(os.ssh.password ? { password: os.ssh.password } : {}) };
+}

@@ -55,8 +55,9 @@ export async function inputHash(arch: OsArch, variant: string): Promise<string> 
   const osDir = path.join(ROOT, 'os');
   for (const f of await walk(osDir)) {
     const rel = path.relative(osDir, f);
-    // The profiles describe the OS to the controller; they do not change what is built.
-    if (rel.startsWith('profiles') || rel.endsWith('.md')) continue;
+    // The profiles describe the OS to the controller; they do not change what is built. The stock
+    // distribution images (os/stock-*, rig/image/stock.ts) are other OSes with keys of their own.
+    if (rel.startsWith('profiles') || rel.startsWith('stock-') || rel.endsWith('.md')) continue;
     h.update(rel)
       .update('\0')
       .update(await readFile(f))

@@ -124,7 +124,8 @@ export function itemContent(item: ConfigItem, cfg: ImageConfig, os: OsProfile): 
   }
 }
 
-async function methodFor(os: OsProfile): Promise<ProvisionMethod> {
+/** The profile's provisioning method, or one line saying it has none. */
+export async function methodFor(os: OsProfile): Promise<ProvisionMethod> {
   const c = os.configure;
   if (!c || c.method === 'none') {
     throw new InputError(
