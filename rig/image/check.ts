@@ -1,4 +1,4 @@
-import { hostnameExpectation } from '../catalog/os-expect.js';
+import { configurableItems, hostnameExpectation } from '../catalog/os-expect.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { errorMessage } from '../errors.js';
 import { generateRunKey } from '../net/ssh-key.js';
@@ -52,14 +52,13 @@ export function checkPatterns(os: OsProfile): ImageCheck[] {
   return out;
 }
 
-/** A run's settings, as prepare would pass them, for a dry plan of the method's writes. */
+/** A run's settings, as prepare would pass them (what the method can take), for a dry plan of its writes. */
 function sampleConfig(os: OsProfile): ImageConfig {
-  const files = os.configure?.files ?? {};
-  const wifi = files.wifi || os.configure?.json?.fields.wifiSsid || os.configure?.method === 'rpi-boot';
+  const can = configurableItems(os);
   return {
-    hostname: 'hwt-check0',
-    sshKey: generateRunKey('hw-test image check').publicKey,
-    ...(wifi ? { wifiSsid: 'hwt-check-ssid', wifiPsk: 'hwt-check-passphrase' } : {}),
+    ...(can.has('hostname') ? { hostname: 'hwt-check0' } : {}),
+    ...(can.has('authorizedKeys') ? { sshKey: generateRunKey('hw-test image check').publicKey } : {}),
+    ...(can.has('wifi') ? { wifiSsid: 'hwt-check-ssid', wifiPsk: 'hwt-check-passphrase' } : {}),
   };
 }
 
@@ -81,7 +80,7 @@ async function fatFree(image: string, part: FoundPartition, spawner: Spawner): P
   return m ? Number(m[1].replace(/ /g, '')) : undefined;
 }
 
-const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+const mib = (n: number) => (n < 1048576 ? `${Math.ceil(n / 1024)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 
 async function checkWrites(image: string, os: OsProfile, spawner: Spawner): Promise<ImageCheck[]> {
   const m = await methodFor(os);

@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OsProfile } from '../../rig/catalog/os-profile.js';
+import { command as imageCommand } from '../../rig/cli/image.js';
 import { configureImage } from '../../rig/image/configure.js';
 import { parseDebugfsStat } from '../../rig/image/ext.js';
 import { findPartition, readPartitionTable } from '../../rig/image/partitions.js';
@@ -297,5 +298,74 @@ describe('provisioning methods, written into GPT images without mounting', funct
     expect(await fail(configureImage(img, { hostname: 'x' }, ext))).to.match(
       /has a journal to replay: run e2fsck/,
     );
+  });
+
+  describe('hw-test image check', () => {
+    function io() {
+      const outs: string[] = [];
+      return {
+        outs,
+        out: (l: string) => outs.push(l),
+        err: (l: string) => outs.push(`ERR ${l}`),
+        interactive: false,
+        env: {},
+        signal: new AbortController().signal,
+      };
+    }
+    function profileFile(body: string): string {
+      const f = path.join(dir, 'os.yaml');
+      writeFileSync(f, `name: t\nssh: { user: root, port: 22 }\ncommands: { version: v }\n${body}`);
+      return f;
+    }
+
+    it('passes a profile that fits the image, one line per finding', async () => {
+      const f = profileFile(
+        'configure: { method: ext-files, partition: rootfs, files: { hostname: /etc/hostname, authorizedKeys: /root/.ssh/authorized_keys } }\n',
+      );
+      const o = io();
+      expect(await imageCommand.main(['check', '--os', f, img], o)).to.equal(0);
+      expect(o.outs[0]).to.equal(`image check: ${f} against ${img}`);
+      expect(o.outs).to.include('ok      table: GPT with partitions 1, 2');
+      expect(o.outs.join('\n')).to.match(
+        /ok      partition: configure.partition "rootfs" is partition 2 of the GPT table \("rootfs", fs label "root"\): ext4, as ext-files needs/,
+      );
+      expect(o.outs.join('\n')).to.match(
+        /ok      files: \/etc\/hostname, \/root\/.ssh\/authorized_keys can be written \(\d+\.\d MiB free\)/,
+      );
+      expect(o.outs[o.outs.length - 1]).to.equal('no problem found');
+      // Nothing was written.
+      expect(extStat(img, '/etc/hostname')).to.equal(undefined);
+    });
+
+    it('exits 2 with a line per problem: a prompt matching nothing, a wrong partition, no room', async () => {
+      const f = profileFile(
+        "console: { shellPrompt: '.*' }\nconfigure: { method: fat-files, partition: rootfs, files: { hostname: h } }\n",
+      );
+      const o = io();
+      expect(await imageCommand.main(['check', '--os', f, img], o)).to.equal(2);
+      const problems = o.outs.filter((l) => l.startsWith('PROBLEM'));
+      expect(problems).to.have.length(2);
+      expect(problems[0]).to.match(/^PROBLEM prompts: console.shellPrompt \/\.\*\/ matches an empty line/);
+      expect(problems[1]).to.match(
+        /^PROBLEM configure: .*partition 2 holds ext4, and configure.method fat-files writes vfat/,
+      );
+      expect(o.outs[o.outs.length - 1]).to.equal('2 problem(s): fix the profile or the image before a run');
+      const big = profileFile(
+        `configure: { method: fat-files, partition: boot, files: { wifi: w }, wifiTemplate: '${'x'.repeat(20)}{ssid}{psk}' }\n`,
+      );
+      // Fill the FAT partition: the WiFi file no longer fits.
+      const listing = execFileSync('mdir', ['-i', `${img}@@${FAT_START * 512}`, '::/'], {
+        env,
+        encoding: 'utf8',
+      });
+      const free = Number(/([\d ]+) bytes free/.exec(listing)![1].replace(/ /g, ''));
+      writeFileSync(path.join(dir, 'fill'), Buffer.alloc(free));
+      execFileSync('mcopy', ['-i', `${img}@@${FAT_START * 512}`, path.join(dir, 'fill'), '::/fill'], { env });
+      const o2 = io();
+      expect(await imageCommand.main(['check', '--os', big, img], o2)).to.equal(2);
+      expect(o2.outs.join('\n'), o2.outs.join('\n')).to.match(
+        /PROBLEM space: partition 1 has 0 KiB free, and w need about 8 KiB$/m,
+      );
+    });
   });
 });
