@@ -327,10 +327,10 @@ describe('provisioning methods, written into GPT images without mounting', funct
       expect(o.outs[0]).to.equal(`image check: ${f} against ${img}`);
       expect(o.outs).to.include('ok      table: GPT with partitions 1, 2');
       expect(o.outs.join('\n')).to.match(
-        /ok      partition: configure.partition "rootfs" is partition 2 of the GPT table \("rootfs", fs label "root"\): ext4, as ext-files needs/,
+        /ok {6}partition: configure.partition "rootfs" is partition 2 of the GPT table \("rootfs", fs label "root"\): ext4, as ext-files needs/,
       );
       expect(o.outs.join('\n')).to.match(
-        /ok      files: \/etc\/hostname, \/root\/.ssh\/authorized_keys can be written \(\d+\.\d MiB free\)/,
+        /ok {6}files: \/etc\/hostname, \/root\/.ssh\/authorized_keys can be written \(\d+\.\d MiB free\)/,
       );
       expect(o.outs[o.outs.length - 1]).to.equal('no problem found');
       // Nothing was written.
