@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   addressCommand,
@@ -72,5 +74,15 @@ describe('what a run may expect of an OS, from its profile alone', function () {
     });
     const no = addressCommand(bare);
     expect('reason' in no && no.reason).to.match(/needs ip on the board.*and has no commands.ipAddr/);
+  });
+
+  it("docs/your-os.md's worked profile is the one CI runs on the Debian fixture (a profile from the tutorial alone)", () => {
+    const doc = readFileSync(path.join(ROOT, 'docs', 'your-os.md'), 'utf8');
+    const block = /```yaml\n(name: debian-12\n[\s\S]*?)```/.exec(doc)?.[1];
+    expect(block, 'the worked profile in docs/your-os.md').to.be.a('string');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'hwt-doc-')), 'debian-12.yaml');
+    writeFileSync(file, block!);
+    const fromDoc = { ...loadOsProfile(file), file: '' };
+    expect(fromDoc).to.deep.equal({ ...debian, file: '' });
   });
 });
