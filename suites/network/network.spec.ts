@@ -51,6 +51,12 @@ describe('network', function () {
     });
   }
 
+  /** The SSH session of step 3, in which steps 4 to 6 run their commands. */
+  function session(ctx: Mocha.Context): Dut {
+    if (!dut) skipBecause(ctx, 'not run: step "3" logged in to no SSH session');
+    return dut;
+  }
+
   before(async function () {
     const { boot, type, network } = rig();
     if (!network) unavailable = 'this run set no network up for the board';
@@ -187,7 +193,7 @@ describe('network', function () {
     const lookup = nameLookup(os, net.rigName.name);
     if (!lookup) skipBecause(this, missingTool(os, ['getent', 'resolvectl', 'nslookup'], 'a name lookup'));
     this.timeout(command() * 2);
-    const r = await dut!.exec(lookup.command, { timeoutMs: command(), signal });
+    const r = await session(this).exec(lookup.command, { timeoutMs: command(), signal });
     rig().attach(lookup.tool, r.stdout + r.stderr);
     expect(r.code, `\`${lookup.command}\` on the board: ${r.stdout}${r.stderr}`).to.equal(0);
     expect(r.stdout, `${net.rigName.name} through the DHCP-provided DNS`).to.include(net.rigName.address);
@@ -205,7 +211,7 @@ describe('network', function () {
       this.timeout(command() * 3);
       const opts = { timeoutMs: command(), signal };
       if (hasTool(os, 'ip')) {
-        const route = await dut!.exec('ip route show default', opts);
+        const route = await session(this).exec('ip route show default', opts);
         const gw = /default via (\S+)/.exec(route.stdout)?.[1];
         expect(
           gw,
@@ -213,13 +219,13 @@ describe('network', function () {
         ).to.equal(gateway);
       } else rig().attach('default route', `not checked: ${missingTool(os, ['ip'], 'reading the route')}`);
       if (hasTool(os, 'ping')) {
-        const ping = await dut!.exec(`ping -c 3 -W 2 ${gateway}`, opts);
+        const ping = await session(this).exec(`ping -c 3 -W 2 ${gateway}`, opts);
         expect(ping.code, `ping ${gateway} from the board: ${ping.stdout}${ping.stderr}`).to.equal(0);
       } else rig().attach('ping', `not checked: ${missingTool(os, ['ping'], 'ping')}`);
     },
   );
 
-  step('6: the board takes 10 MiB over SSH intact', ['3'], async function () {
+  step('6: the board takes 10 MiB over SSH intact', ['1', '3'], async function () {
     const { os, signal } = rig();
     const sum = os.commands.sha256 ?? (hasTool(os, 'sha256sum') ? 'sha256sum {file}' : undefined);
     if (!sum)
@@ -229,12 +235,12 @@ describe('network', function () {
     const sha = createHash('sha256').update(data).digest('hex');
     const remote = '/tmp/hw-test-10MiB';
     const t0 = process.hrtime.bigint();
-    await dut!.put(data, remote, { signal });
+    await session(this).put(data, remote, { signal });
     const took = Number(process.hrtime.bigint() - t0) / 1e9;
     const method = (dut as { lastPutMethod?: string }).lastPutMethod;
     rig().attach('transfer', `10 MiB in ${took.toFixed(2)} s via ${method ?? 'put'}`);
     rig().metric('sshThroughputMBps', Number((10 / took).toFixed(3)));
-    const r = await dut!.exec(`${sum.replace('{file}', remote)}; rm -f ${remote}`, {
+    const r = await session(this).exec(`${sum.replace('{file}', remote)}; rm -f ${remote}`, {
       timeoutMs: command() * 2,
       signal,
     });
