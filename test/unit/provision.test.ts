@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OsProfile } from '../../rig/catalog/os-profile.js';
+import { command as doctorCommand } from '../../rig/cli/doctor.js';
 import { command as imageCommand } from '../../rig/cli/image.js';
 import { configureImage } from '../../rig/image/configure.js';
 import { parseDebugfsStat } from '../../rig/image/ext.js';
@@ -335,6 +336,10 @@ describe('provisioning methods, written into GPT images without mounting', funct
       expect(o.outs[o.outs.length - 1]).to.equal('no problem found');
       // Nothing was written.
       expect(extStat(img, '/etc/hostname')).to.equal(undefined);
+      // The same as hw-test doctor --os PROFILE --image IMAGE.
+      const d = io();
+      expect(await doctorCommand.main(['--os', f, '--image', img], d)).to.equal(0);
+      expect(d.outs).to.deep.equal(o.outs);
     });
 
     it('exits 2 with a line per problem: a prompt matching nothing, a wrong partition, no room', async () => {
