@@ -52,8 +52,8 @@ function referenceVersion(file: string): string | undefined {
 
 /**
  * Prepare: find or build the image, copy it (sparse) to the board's work folder, and configure
- * the copy for this run: a hostname of its own and a fresh SSH key, written into the boot
- * partition without mounting it.
+ * the copy for this run: a hostname of its own and a fresh SSH key, written where the OS
+ * profile's configure block says (only what its method can take), without mounting it.
  */
 export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   const source = await imageSource(o);
