@@ -1,50 +1,24 @@
-import type { ConfigItem, FileSpec, OsProfile } from '../catalog/os-profile.js';
+import type { OsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
 import { logger, registerSecret } from '../log.js';
 import { validateWifiCredentials } from '../net/hostapd.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
-import { partitionFiles, type FileOptions, type PartitionFiles } from './files.js';
+import type { PartitionFiles } from './files.js';
+import { requestedItems, type ImageConfig, type ProvisionMethod } from './methods/method.js';
+import { methodFor } from './methods/registry.js';
+import { partitionFiles } from './open-files.js';
 import { findPartition, type FoundPartition } from './partitions.js';
 
-const log = logger('image:configure');
+export type { ImageConfig, PlannedWrite, ProvisionMethod } from './methods/method.js';
+export { methodFor } from './methods/registry.js';
 
-export interface ImageConfig {
-  hostname?: string;
-  /** An OpenSSH public key line, put into the SSH user's authorized_keys. */
-  sshKey?: string;
-  wifiSsid?: string;
-  wifiPsk?: string;
-  devMode?: boolean;
-}
+const log = logger('image:configure');
 
 export interface ConfiguredFile {
   /** What it configures: `hostname`, `authorizedKeys`, `wifi`, `devMode`, or several (`hostname, authorizedKeys`). */
   item: string;
   /** Its path in the partition. */
   path: string;
-}
-
-/** One file a method writes, with its mode and owner where the filesystem has them. */
-export interface PlannedWrite extends FileOptions {
-  item: string;
-  path: string;
-  content: string;
-}
-
-export interface MethodContext {
-  os: OsProfile;
-  files: PartitionFiles;
-  part: FoundPartition;
-  spawner: Spawner;
-  image: string;
-}
-
-/** A provisioning method (configure.method): what it writes for a run's settings, and where. */
-export interface ProvisionMethod {
-  /** Filesystems it can write into. */
-  readonly filesystems: readonly PartitionFiles['fs'][];
-  /** The writes; reads the partition where a write depends on what is there (a JSON file, an owner). */
-  plan(cfg: ImageConfig, ctx: MethodContext): Promise<PlannedWrite[]>;
 }
 
 /** RFC 1123 host label, as the board's DHCP client and avahi will announce it. */
@@ -55,10 +29,6 @@ export function validateHostname(h: string): void {
       { field: 'hostname' },
     );
   }
-}
-
-export function render(template: string, values: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (m: string, k: string) => values[k] ?? m);
 }
 
 /** Checks the settings themselves, whatever the method; the WiFi passphrase becomes a secret. */
@@ -72,74 +42,6 @@ export function validateConfig(cfg: ImageConfig): void {
     registerSecret(cfg.wifiPsk);
     validateWifiCredentials({ ssid: cfg.wifiSsid, passphrase: cfg.wifiPsk }, 'image configure');
   }
-}
-
-/** The items a run asks for, in a fixed order. */
-export function requestedItems(cfg: ImageConfig): ConfigItem[] {
-  const out: ConfigItem[] = [];
-  if (cfg.hostname !== undefined) out.push('hostname');
-  if (cfg.sshKey !== undefined) out.push('authorizedKeys');
-  if (cfg.wifiSsid !== undefined) out.push('wifi');
-  if (cfg.devMode) out.push('devMode');
-  return out;
-}
-
-export function specPath(spec: FileSpec): string {
-  return typeof spec === 'string' ? spec : spec.path;
-}
-
-/** The profile's `files.ITEM`, or one line saying this OS cannot take the option. */
-export function fileFor(os: OsProfile, item: ConfigItem): FileSpec {
-  const spec = os.configure?.files?.[item];
-  if (!spec)
-    throw new InputError(`${os.file}: configure.files.${item} is not set, so this OS cannot take --${item}`, {
-      file: os.file,
-      field: `configure.files.${item}`,
-    });
-  return spec;
-}
-
-/** The WiFi file's content from the profile's template. */
-export function wifiContent(cfg: ImageConfig, os: OsProfile): string {
-  const t = os.configure?.wifiTemplate;
-  if (!t)
-    throw new InputError(`${os.file}: configure.wifiTemplate is not set`, {
-      file: os.file,
-      field: 'configure.wifiTemplate',
-    });
-  return render(t, { ssid: cfg.wifiSsid!, psk: cfg.wifiPsk! });
-}
-
-/** The plain content of each file item, shared by fat-files and ext-files. */
-export function itemContent(item: ConfigItem, cfg: ImageConfig, os: OsProfile): string {
-  switch (item) {
-    case 'hostname':
-      return `${cfg.hostname}\n`;
-    case 'authorizedKeys':
-      return `${cfg.sshKey!.trim()}\n`;
-    case 'wifi':
-      return wifiContent(cfg, os);
-    case 'devMode':
-      return '1\n';
-  }
-}
-
-/** The profile's provisioning method, or one line saying it has none. */
-export async function methodFor(os: OsProfile): Promise<ProvisionMethod> {
-  const c = os.configure;
-  if (!c || c.method === 'none') {
-    throw new InputError(
-      `${os.file}: OS profile "${os.name}" has no way to configure an image (configure.method is ${c?.method ?? 'missing'})`,
-      { file: os.file, field: 'configure' },
-    );
-  }
-  const methods: Record<string, () => Promise<ProvisionMethod>> = {
-    'fat-files': async () => (await import('./methods/fat-files.js')).fatFiles,
-    'ext-files': async () => (await import('./methods/ext-files.js')).extFiles,
-    'json-config': async () => (await import('./methods/json-config.js')).jsonConfig,
-    'rpi-boot': async () => (await import('./methods/rpi-boot.js')).rpiBoot,
-  };
-  return methods[c.method]();
 }
 
 /** The partition the profile names, opened with the writer for its filesystem, checked against the method. */

@@ -1,5 +1,4 @@
-import type { Spawner } from '../util/spawn.js';
-import type { FoundPartition, FsType } from './partitions.js';
+import type { FsType } from './partitions.js';
 
 export interface FileOptions {
   /** Permission bits (0o600); ignored on FAT. */
@@ -23,21 +22,4 @@ export interface PartitionFiles {
   write(path: string, content: string, opts?: FileOptions): Promise<void>;
   /** Owner of a file or directory, or undefined when it does not exist or the filesystem has none. */
   owner(path: string): Promise<{ uid: number; gid: number } | undefined>;
-}
-
-/** The right writer for the partition's filesystem. */
-export async function partitionFiles(
-  image: string,
-  part: FoundPartition,
-  spawner: Spawner,
-): Promise<PartitionFiles | undefined> {
-  if (part.fs === 'vfat') {
-    const { FatImage } = await import('./fat.js');
-    return new FatImage(spawner, image, part.offset);
-  }
-  if (part.fs === 'ext2' || part.fs === 'ext3' || part.fs === 'ext4') {
-    const { ExtImage } = await import('./ext.js');
-    return new ExtImage(spawner, image, part.offset, part.fs);
-  }
-  return undefined;
 }

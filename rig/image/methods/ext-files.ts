@@ -9,7 +9,7 @@ import {
   type MethodContext,
   type PlannedWrite,
   type ProvisionMethod,
-} from '../configure.js';
+} from './method.js';
 
 /** Modes a daemon insists on: sshd refuses a group-writable authorized_keys, NetworkManager a readable keyfile. */
 const DEFAULT_MODE: Record<ConfigItem, number> = {

@@ -1,4 +1,4 @@
-import { fileFor, itemContent, requestedItems, specPath, type ProvisionMethod } from '../configure.js';
+import { fileFor, itemContent, requestedItems, specPath, type ProvisionMethod } from './method.js';
 
 /**
  * `fat-files`: each item is a plain file on a FAT partition (the reference OS's `hw-test/`

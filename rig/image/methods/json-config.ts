@@ -7,7 +7,7 @@ import {
   type MethodContext,
   type PlannedWrite,
   type ProvisionMethod,
-} from '../configure.js';
+} from './method.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { InputError } from '../../errors.js';
 import { runChecked } from '../../util/spawn.js';
-import type { ImageConfig, MethodContext, PlannedWrite, ProvisionMethod } from '../configure.js';
+import type { ImageConfig, MethodContext, PlannedWrite, ProvisionMethod } from './method.js';
 
 /** A TOML basic string: JSON's string escapes (\\ \" \n \uXXXX) are TOML's. */
 export function tomlString(s: string): string {
