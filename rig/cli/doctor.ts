@@ -114,7 +114,8 @@ export async function checkWiring(opts: Omit<DoctorOptions, 'out'>, io: CliIo): 
 }
 
 export const command: CliCommand = {
-  summary: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  summary:
+    "check a board's wiring (serial, GPIO, mux, power, tools) without flashing, or an OS profile against an image",
   usage: USAGE,
   async main(argv, io) {
     const { values } = parseOptions('doctor', argv, OPTIONS);

@@ -35,11 +35,8 @@ const BUILD_OPTIONS = [
 const USAGE = `Usage:
   hw-test image build (--board NAME | --arch x86_64|armv7) --variant V [--out FILE] [--bundle-out FILE]
       builds a variant of the reference OS (cached by the hash of its inputs under ~/.cache/hw-test)
-
-${optionLines(BUILD_OPTIONS, '    ').join('\n')}
-
   hw-test image build --stock debian-12 [--out FILE]
-      builds a stock distribution image; its OS profile is os/profiles/debian-12.yaml
+      builds a stock distribution image (cached the same way); its OS profile is os/profiles/debian-12.yaml
 
 ${optionLines(BUILD_OPTIONS, '    ').join('\n')}
 
