@@ -19,16 +19,27 @@ const OPTIONS = [
     value: 'FILE',
     description: `the lab wiring file (default: $HW_TEST_LAB; see ${WIRING_DOCS})`,
   },
+  {
+    name: 'os',
+    value: 'PROFILE',
+    description: 'with --image: check this OS profile against the image instead (hw-test image check)',
+  },
+  { name: 'image', value: 'IMAGE', description: 'with --os: the image to check the profile against' },
 ] as const satisfies OptionTable;
 
 const USAGE = helpText({
-  synopsis: 'Usage: hw-test doctor --board NAME [--lab FILE]',
+  synopsis: `Usage: hw-test doctor --board NAME [--lab FILE]
+       hw-test doctor --os PROFILE --image IMAGE [--board TYPE]`,
   intro: `Checks a board's wiring without flashing anything, one line per check:
   tool    the programs its drivers run are installed (usbsdmux, sd-mux-ctrl, uhubctl, gpiod, qemu)
   serial  the serial device exists and opens
   gpio    the GPIO lines can be claimed
   power   the power switch answers (a relay is switched off and read back)
-  mux     the mux answers and its block device appears on switching (the board is powered off first)`,
+  mux     the mux answers and its block device appears on switching (the board is powered off first)
+
+With --os and --image: checks an OS profile against an image before a board is spent on it (the
+same as hw-test image check; see docs/your-os.md): prompts, the partition it configures and its
+filesystem, the files a run writes and their room; exit 2 on a problem.`,
   options: OPTIONS,
   notes: 'Exit codes: 0 every check passed, 2 bad input, 3 a check failed.',
 });
@@ -103,10 +114,22 @@ export async function checkWiring(opts: Omit<DoctorOptions, 'out'>, io: CliIo): 
 }
 
 export const command: CliCommand = {
-  summary: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  summary:
+    "check a board's wiring (serial, GPIO, mux, power, tools) without flashing, or an OS profile against an image",
   usage: USAGE,
   async main(argv, io) {
     const { values } = parseOptions('doctor', argv, OPTIONS);
+    if (values.os || values.image) {
+      if (!values.os || !values.image)
+        throw new InputError(
+          'doctor: --os PROFILE and --image IMAGE go together (see hw-test doctor --help)',
+        );
+      const { checkMain } = await import('./image-check.js');
+      return checkMain(
+        ['--os', values.os, ...(values.board ? ['--board', values.board] : []), values.image],
+        io,
+      );
+    }
     if (!values.board) throw new InputError('doctor: --board is required (see hw-test doctor --help)');
     const labFile = labPath(values.lab, io.env);
     if (!labFile) {

@@ -26,7 +26,9 @@ export const CONFIGURE_OPTIONS = [
 export const CONFIGURE_USAGE = helpText({
   synopsis: `hw-test image configure [--hostname H] [--ssh-key FILE[.pub]] [--wifi-ssid S --wifi-psk P | --wifi-psk-file F] [--dev-mode] [--os PROFILE] IMAGE
 
-Writes the board's settings into IMAGE's boot partition (raw, uncompressed), without mounting it:`,
+Writes the board's settings into IMAGE (raw, uncompressed), into the partition and in the way its OS
+profile's configure block says (files on FAT or ext4, a JSON file, Raspberry Pi OS's boot
+partition), without mounting it:`,
   options: CONFIGURE_OPTIONS,
 });
 

@@ -21,10 +21,11 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
 const SUMMARIES: Record<string, string> = {
   run: 'flash, boot and test a board (the default: `hw-test --board NAME`)',
   boards: 'list the board types, their capabilities and whether they are wired on this host',
-  doctor: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  doctor:
+    "check a board's wiring (serial, GPIO, mux, power, tools) without flashing, or an OS profile against an image",
   drivers: 'list the drivers a lab file can name (power, mux, GPIO), with their keys',
   flash: 'write an image to a device or file, sparse, with read-back verify',
-  image: 'build or configure images of the reference OS',
+  image: 'build, configure or check images (the reference OS, a stock distribution, yours)',
   report: 'render Allure HTML from a run directory',
   dashboard: 'write a static lab dashboard (board x suite matrix, trends)',
   'health-check': 'doctor plus a boot of the known-good image; lifts a quarantine',

@@ -29,6 +29,12 @@ export const RUN_OPTIONS = [
     description: 'OS profile of the image under test (default: the reference OS)',
   },
   {
+    name: 'timeout',
+    value: 'STAGE=S[,STAGE=S...]',
+    description:
+      "this run's limits in seconds, over the board type's and the OS profile's (bootloader, kernel, userspace, login, command, dhcp, mdns, ssh ...)",
+  },
+  {
     name: 'lock-timeout',
     value: 'S',
     description: 'wait this long for a busy board, then exit 3 (default: 600)',
@@ -101,7 +107,7 @@ export function reproduceCommand(
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of ['image', 'suite', 'grep', 'os', ...suiteOptionNames]) {
+  for (const k of ['image', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -154,7 +160,13 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const { loadOsProfile } = await import('../catalog/os-profile.js');
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const { resolveBoards } = await import('../runner/multi.js');
-  const boards = await resolveBoards(s.board, labFile);
+  // Each board as this run sees it: the OS profile's timeouts and markers, then --timeout's.
+  const { effectiveBoardType, parseTimeoutOption } = await import('../catalog/effective-board.js');
+  const timeouts = values.timeout ? parseTimeoutOption(values.timeout) : {};
+  const boards = (await resolveBoards(s.board, labFile)).map((b) => ({
+    ...b,
+    type: effectiveBoardType(b.type, os, timeouts),
+  }));
   await loadSuites(s.suites); // an unknown suite is bad input before any board is touched
   const files = await artifactFiles(catalog, parsed.extra, s.suites, io);
   const reports = path.resolve(values.reports);

@@ -68,7 +68,8 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
 }
 
-async function walk(dir: string): Promise<string[]> {
+/** Every regular file below dir, sorted: the input of a content hash. */
+export async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
@@ -91,8 +92,9 @@ export async function inputHash(
   h.update(`hw-test-os\0${arch}\0${variant}\0`);
   for (const f of await walk(osDir)) {
     const rel = path.relative(osDir, f);
-    // The profiles describe the OS to the controller; they do not change what is built.
-    if (rel.startsWith('profiles') || rel.endsWith('.md')) continue;
+    // The profiles describe the OS to the controller; they do not change what is built. The stock
+    // distribution images (os/stock-*, rig/image/stock.ts) are other OSes with keys of their own.
+    if (rel.startsWith('profiles') || rel.startsWith('stock-') || rel.endsWith('.md')) continue;
     const family = familyOf(rel.split(path.sep)[0]);
     if (family && variant !== family && !variant.startsWith(`${family}-`)) continue;
     h.update(rel)

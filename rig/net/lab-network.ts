@@ -13,7 +13,7 @@ import {
   type Lease,
 } from './dnsmasq.js';
 import { waitForLease } from './leases.js';
-import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
+import { browseService, browseSsh, resolveMdns, type SshInstance } from './mdns.js';
 import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
 import { cidrRange, intToIp } from './subnet.js';
@@ -121,7 +121,8 @@ export async function createLabNetwork(o: {
   sshKey: SshKey;
   dir: string;
   spawner?: Spawner;
-  ssh?: { user: string; port: number };
+  /** The OS profile's SSH user and port, and its password when it logs in with one (ssh.password). */
+  ssh?: { user: string; port: number; password?: string };
   signal?: AbortSignal;
 }): Promise<LabNetwork> {
   const spawner = o.spawner ?? realSpawner;
@@ -151,6 +152,8 @@ export async function createLabNetwork(o: {
     resolveMdns: (h: string, t: { timeoutMs: number; signal?: AbortSignal }) => resolveMdns(h, scope, t),
     browseSsh: (t: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> =>
       browseSsh(scope, t),
+    browse: (service: string, t: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> =>
+      browseService(scope, service, t),
     async connect(t: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
       const started = Date.now();
       const host = t.host ?? (leaseFile ? (await lease(t)).address : await resolveMdns(o.hostname, scope, t));
@@ -160,6 +163,7 @@ export async function createLabNetwork(o: {
           host,
           port: o.ssh?.port ?? 22,
           username: o.ssh?.user ?? 'root',
+          password: o.ssh?.password,
           key: o.sshKey,
           hostKeys,
           board: o.board,

@@ -10,7 +10,7 @@ import { RIG_DOMAIN, dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from
 export { RIG_DOMAIN };
 import { Ip } from './ip.js';
 import { waitForLease } from './leases.js';
-import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
+import { browseService, browseSsh, resolveMdns, type SshInstance } from './mdns.js';
 import {
   NET_PREFIX,
   claimRecord,
@@ -45,7 +45,8 @@ export interface VirtualNetworkOptions {
   stateDir?: string;
   /** First two octets of the board subnets. */
   subnetBase?: string;
-  ssh?: { user: string; port: number };
+  /** The OS profile's SSH user and port, and its password when it logs in with one (ssh.password). */
+  ssh?: { user: string; port: number; password?: string };
   /** `auto` (default): a namespace when root and /dev/net/tun allow it, else user-mode. */
   mode?: 'auto' | 'netns' | 'user';
 }
@@ -273,6 +274,10 @@ class NetnsNetwork implements VirtualNetwork {
     return browseSsh(this.scope, o);
   }
 
+  browse(service: string, o: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> {
+    return browseService(this.scope, service, o);
+  }
+
   async connect(o: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
     const started = Date.now();
     const host = o.host ?? (await this.waitForLease(o)).address;
@@ -281,6 +286,7 @@ class NetnsNetwork implements VirtualNetwork {
         host,
         port: this.opts.ssh?.port ?? 22,
         username: this.opts.ssh?.user ?? 'root',
+        password: this.opts.ssh?.password,
         key: this.opts.sshKey,
         hostKeys: this.hostKeys,
         board: this.opts.board,

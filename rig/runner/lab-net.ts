@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { OsProfile } from '../catalog/os-profile.js';
+import { sshLogin } from '../catalog/os-expect.js';
 import type { LabInstance } from '../catalog/lab.js';
 import type { WifiCredentials } from '../net/hostapd.js';
 import type { SshKey } from '../net/ssh-key.js';
@@ -25,7 +26,7 @@ export async function startLabNetwork(o: {
     hostname: o.hostname,
     sshKey: o.sshKey,
     dir: path.join(o.runDir, 'net'),
-    ssh: { user: o.os.ssh.user, port: o.os.ssh.port },
+    ssh: sshLogin(o.os),
     signal: o.signal,
   });
 }

@@ -3,6 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
+import { configurableItems } from '../catalog/os-expect.js';
 import { InputError } from '../errors.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
@@ -51,8 +52,8 @@ function referenceVersion(file: string): string | undefined {
 
 /**
  * Prepare: find or build the image, copy it (sparse) to the board's work folder, and configure
- * the copy for this run: a hostname of its own and a fresh SSH key, written into the boot
- * partition without mounting it.
+ * the copy for this run: a hostname of its own and a fresh SSH key, written where the OS
+ * profile's configure block says (only what its method can take), without mounting it.
  */
 export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   const source = await imageSource(o);
@@ -66,15 +67,22 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   });
   const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
   // Jenkins binds the lab's key and WiFi passphrase from its credentials store; never from the repo.
-  const sshKey = o.env.HW_TEST_SSH_KEY
-    ? loadPrivateKey(o.env.HW_TEST_SSH_KEY)
-    : generateRunKey(`hw-test ${o.board.name}`);
+  // An image that cannot be provisioned trusts a key of its own: the profile may name it (ssh.key).
+  const keyFile = o.env.HW_TEST_SSH_KEY || o.os.ssh.key;
+  const sshKey = keyFile ? loadPrivateKey(keyFile) : generateRunKey(`hw-test ${o.board.name}`);
   registerSecret(o.env.HW_TEST_WIFI_PSK);
   if (o.os.configure && o.os.configure.method !== 'none') {
     const { configureImage } = await import('../image/configure.js');
+    // Only what the profile's method can take: the suites expect the rest from the profile.
+    const can = configurableItems(o.os);
     await configureImage(
       raw.path,
-      { hostname, sshKey: sshKey.publicKey, wifiSsid: o.wifi?.ssid, wifiPsk: o.wifi?.passphrase },
+      {
+        hostname: can.has('hostname') ? hostname : undefined,
+        sshKey: can.has('authorizedKeys') ? sshKey.publicKey : undefined,
+        wifiSsid: o.wifi?.ssid,
+        wifiPsk: o.wifi?.passphrase,
+      },
       o.os,
     );
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ConsoleBootSession } from '../board/boot-session.js';
 import type { BoardInstance } from '../board/board.js';
 import { failurePatterns } from '../catalog/board.js';
+import { announcedHostname, sshLogin } from '../catalog/os-expect.js';
 import { InfraError, InterruptedError } from '../errors.js';
 import { cacheRoot } from '../image/build.js';
 import { generateWifiCredentials, type WifiCredentials } from '../net/hostapd.js';
@@ -115,6 +116,7 @@ export const network: Task<RunBase & { image: PreparedImage }, { network: RunNet
         board: board.name,
         nicModel: board.type.qemu?.nicModel ?? 'virtio-net-pci',
         sshKey: image.sshKey,
+        ssh: sshLogin(opts.os),
         signal: opts.signal,
       });
       return { network: net };
@@ -125,7 +127,8 @@ export const network: Task<RunBase & { image: PreparedImage }, { network: RunNet
       ? await startLabNetwork({
           board: board.name,
           inst,
-          hostname: image.hostname,
+          // The name the board announces: this run's, or the one the profile says it keeps.
+          hostname: announcedHostname(opts.os, image.hostname),
           sshKey: image.sshKey,
           os: opts.os,
           runDir,

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2, {
   type AuthContext,
+  type AuthenticationType,
   type Connection,
   type ParsedKey,
   type ServerChannel,
@@ -30,6 +31,8 @@ export interface ReplaySshOptions {
   hostKey?: string;
   /** Port on 127.0.0.1 (default: any free one). */
   listenPort?: number;
+  /** A password let in too (a board whose keys cannot be provisioned: the profile's ssh.password). */
+  password?: string;
 }
 
 export interface ReplaySshServer {
@@ -78,7 +81,7 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
     conns.add(client);
     client.on('close', () => conns.delete(client));
     client.on('error', () => conns.delete(client));
-    client.on('authentication', (ctx) => authenticate(ctx, key));
+    client.on('authentication', (ctx) => authenticate(ctx, key, opts.password));
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept();
@@ -104,16 +107,22 @@ export async function startReplaySshServer(opts: ReplaySshOptions): Promise<Repl
   };
 }
 
-/** Public-key authentication against the one authorised key (signature checked when sent). */
-function authenticate(ctx: AuthContext, key: ParsedKey): void {
-  if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+/** Public-key authentication against the one authorised key (signature checked when sent), or the password when given. */
+function authenticate(ctx: AuthContext, key: ParsedKey, password: string | undefined): void {
+  const methods: AuthenticationType[] = password === undefined ? ['publickey'] : ['publickey', 'password'];
+  if (ctx.method === 'password' && password !== undefined) {
+    const given = Buffer.from(ctx.password);
+    const want = Buffer.from(password);
+    return given.length === want.length && timingSafeEqual(given, want) ? ctx.accept() : ctx.reject(methods);
+  }
+  if (ctx.method !== 'publickey') return ctx.reject(methods);
   const ok =
     ctx.key.algo === key.type &&
     ctx.key.data.length === key.getPublicSSH().length &&
     timingSafeEqual(ctx.key.data, key.getPublicSSH()) &&
     (!ctx.signature || key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true);
   if (ok) ctx.accept();
-  else ctx.reject(['publickey']);
+  else ctx.reject(methods);
 }
 
 /** An SFTP server that only takes writes: each file lands in `files` when it is closed. */

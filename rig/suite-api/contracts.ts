@@ -61,6 +61,11 @@ export interface BoardNetwork {
     timeoutMs: number;
     signal?: AbortSignal;
   }): Promise<{ name: string; host: string; port: number; addresses: string[] }[]>;
+  /** Browses any DNS-SD service type (`_http._tcp` ...), as browseSsh does `_ssh._tcp`. */
+  browse?(
+    service: string,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ name: string; host: string; port: number; addresses: string[] }[]>;
   /** Opens SSH to the board with the run's key; host keys are accepted per run, never saved. */
   connect(opts: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut>;
   /** Waits for the board's DHCP lease in the rig's DHCP server (absent when the rig runs none). */

@@ -17,6 +17,17 @@ export { rig, setRig, skipBecause } from './context.js';
 export { defineSuite, type SuiteArtifact, type SuiteManifest, type SuiteOption } from './manifest.js';
 export type { BoardType } from '../catalog/board.js';
 export type { OsProfile } from '../catalog/os-profile.js';
+/** What the OS profile promises, asked the same way by every suite (never the OS's name). */
+export {
+  addressCommand,
+  configurableItems,
+  hasTool,
+  hostnameExpectation,
+  missingTool,
+  nameLookup,
+  type HostnameExpectation,
+  type NameLookup,
+} from '../catalog/os-expect.js';
 export type { Console } from '../console/console.js';
 export type { PowerSwitch } from '../power/power-switch.js';
 /** What a suite throws to say whose fault a problem is (see docs/reliability.md). */

@@ -2,7 +2,8 @@ import { defineSuite } from '../fixture.js';
 
 export default defineSuite({
   name: 'network',
-  description: 'DHCP, mDNS, SSH, DNS and ping, checked from the board and from the rig',
+  description:
+    'DHCP, mDNS, SSH, DNS, route and ping, a 10 MiB transfer and the advertised services, from both sides',
   network: true,
   order: 20,
 });

@@ -55,6 +55,25 @@ describe('ssh2 client against a local ssh2 server', function () {
     expect((await dut.exec('no-such-tool')).code).to.equal(127);
   });
 
+  it("logs in with the OS profile's password when the board does not know the key", async () => {
+    const withPassword = await start({ password: 'a-board-password' });
+    const stranger = generateRunKey();
+    const dut = await sshConnect(
+      { ...target(withPassword.port, stranger), password: 'a-board-password' },
+      { timeoutMs: 5000 },
+    );
+    duts.push(dut);
+    expect((await dut.exec('true')).code).to.equal(0);
+    const refused = await sshConnect(
+      { ...target(withPassword.port, stranger), password: 'not-it' },
+      { timeoutMs: 1500 },
+    ).then(
+      () => 'logged in',
+      (e: Error) => e.message,
+    );
+    expect(refused).to.match(/no login in 1500 ms .*All configured authentication methods failed/);
+  });
+
   it('puts a file over sftp, byte for byte', async () => {
     const dut = await sshConnect(target(server.port, key), { timeoutMs: 5000 });
     duts.push(dut);
