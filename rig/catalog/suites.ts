@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BoardType } from './board.js';
+import type { OsProfile } from './os-profile.js';
 import { ROOT } from './root.js';
 import { InputError, errorMessage } from '../errors.js';
 import type { SuiteArtifact, SuiteManifest, SuiteOption } from '../suite-api/manifest.js';
@@ -129,11 +130,23 @@ export function missingCapabilities(manifest: SuiteManifest, type: BoardType): s
   return (manifest.capabilities ?? []).filter((c) => !has.has(c));
 }
 
-export function suiteNeeds(suites: readonly SuiteEntry[], type: BoardType): SuiteNeeds {
+/** The OS profile commands a suite needs and the profile lacks (empty: it has them all). */
+export function missingOsCommands(manifest: SuiteManifest, os?: Pick<OsProfile, 'commands'>): string[] {
+  const commands: Record<string, unknown> = os?.commands ?? {};
+  return os ? (manifest.osCommands ?? []).filter((c) => !commands[c]) : [];
+}
+
+export function suiteNeeds(
+  suites: readonly SuiteEntry[],
+  type: BoardType,
+  os?: Pick<OsProfile, 'commands'>,
+): SuiteNeeds {
   const manifests = suites.map((s) => s.manifest);
   const artifacts = new Map<string, SuiteArtifact>();
-  // A suite the board cannot run skips: its artifacts are neither prepared nor required.
-  const runnable = manifests.filter((m) => missingCapabilities(m, type).length === 0);
+  // A suite the board or the OS cannot run skips: its artifacts are neither prepared nor required.
+  const runnable = manifests.filter(
+    (m) => missingCapabilities(m, type).length === 0 && missingOsCommands(m, os).length === 0,
+  );
   for (const a of runnable.flatMap((m) => m.artifacts ?? []))
     if (!artifacts.has(a.name)) artifacts.set(a.name, a);
   return {

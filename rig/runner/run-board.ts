@@ -46,7 +46,7 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     board,
     opts,
     suites,
-    needs: suiteNeeds(suites, board.type),
+    needs: suiteNeeds(suites, board.type, opts.os),
     runDir: await createRunDir(opts.reportsDir, board.name, runId),
     events,
     facts: { tests: [], quarantined: false },

@@ -24,7 +24,8 @@ export interface SuiteArtifact {
   /**
    * Without it (nor its `fallback`) the suite cannot run at all: the run is refused as bad input
    * (exit 2) before anything is flashed, naming `option` (not on a board that lacks the suite's
-   * `capabilities`: the suite skips there). Otherwise the suite decides what a missing one means.
+   * `capabilities`, nor under an OS profile that lacks its `osCommands`: the suite skips there).
+   * Otherwise the suite decides what a missing one means.
    */
   readonly required?: boolean;
 }
@@ -46,6 +47,12 @@ export interface SuiteManifest {
    * check; the run sets up what the suite needs (an access point ...) only for a board that has them.
    */
   readonly capabilities?: readonly string[];
+  /**
+   * OS profile commands (`commands:` in os/profiles/*.yaml) without which the suite has nothing to
+   * check on that OS: like missing capabilities, the suite skips, and its artifacts are neither
+   * prepared nor required.
+   */
+  readonly osCommands?: readonly string[];
   /** The board must be on a network the rig reaches: the run sets one up (`rig().network`). */
   readonly network?: boolean;
   /**

@@ -4,6 +4,9 @@ export default defineSuite({
   name: 'update-rollback',
   description: 'update, rollback of a bad update, power cuts during the update (A/B slots or deployments)',
   capabilities: ['update'],
+  // An OS the profile cannot update skips the suite (lib/settings.ts REQUIRED_COMMANDS, which also
+  // needs `booted`, accepted under its old name `activeSlot`): no bundle is asked for then.
+  osCommands: ['update', 'reboot', 'sha256'],
   // The bundle is copied over SSH.
   network: true,
   // The image's own bundles (docs/updates.md). A board whose default image is the reference OS

@@ -16,6 +16,7 @@ import {
   suitesFor,
 } from '../../rig/catalog/suites.js';
 import { InputError } from '../../rig/errors.js';
+import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 
 describe('the fixture API and the suite manifests', () => {
   it('is the package export hw-test/suite, typed, and the module the built-in suites use', async () => {
@@ -79,6 +80,13 @@ describe('the fixture API and the suite manifests', () => {
     // A board without the suite's capabilities: the suite skips there, so nothing is required.
     const noUpdate = { ...x86, capabilities: x86.capabilities.filter((c) => c !== 'update') };
     expect(suiteNeeds(await loadSuites(['update-rollback']), noUpdate).artifacts).to.deep.equal([]);
+    // Nor under an OS profile that cannot update (no commands.update): the suite skips there too.
+    const debian = loadOsProfile(path.join(ROOT, 'os', 'profiles', 'debian-12.yaml'));
+    expect(debian.commands.update).to.equal(undefined);
+    expect(suiteNeeds(await loadSuites(['update-rollback']), x86, debian).artifacts).to.deep.equal([]);
+    expect(suiteNeeds(await loadSuites(['update-rollback']), x86, loadOsProfile()).artifacts).to.have.length(
+      3,
+    );
   });
 
   it('refuses an unknown suite as bad input, listing the known ones', async () => {
