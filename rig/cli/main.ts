@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { HwTestError, exitCodeFor, errorMessage } from '../errors.js';
+import { mask } from '../log.js';
 import { isInteractive, type CliCommand, type CliIo } from './io.js';
 
 /**
@@ -65,9 +66,10 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Every line the CLI prints is masked: a secret a board echoed, an image URL's password.
   const io: CliIo = {
-    out: (l) => process.stdout.write(`${l}\n`),
-    err: (l) => process.stderr.write(`${l}\n`),
+    out: (l) => process.stdout.write(`${mask(l)}\n`),
+    err: (l) => process.stderr.write(`${mask(l)}\n`),
     interactive: isInteractive(process.env),
     env: process.env,
     signal: ctl.signal,
@@ -122,7 +124,7 @@ main(process.argv.slice(2)).then(
     settled = true;
     lingerGuard();
     if (err instanceof HwTestError) {
-      process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
+      process.stderr.write(`hw-test: ${mask(errorMessage(err))}\n`);
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);
     } else {
       process.stderr.write(

@@ -97,6 +97,36 @@ describe('fault matrix: bad input and a full report disk (real CLI)', function (
     expect(await lockIsFree(BOARD)).to.equal(true);
   });
 
+  it("a bundle URL's credentials appear in no output line and no report file, nothing flashed", async function () {
+    const reports = path.join(dir, 'bundle-url');
+    const rauc = path.join(ROOT, 'os', 'profiles', 'rauc.yaml');
+    // Nothing listens on port 9 (discard): the download fails; its messages quote the URL.
+    const url = 'http://ci:s3cr3t-bundle-token@127.0.0.1:9/builds/42/update.raucb';
+    const r = await cli([
+      '--board',
+      BOARD,
+      '--os',
+      rauc,
+      '--suite',
+      'update-rollback',
+      '--update-bundle',
+      url,
+      '--reports',
+      reports,
+    ]);
+    expect(r.code).to.not.equal(0);
+    expect(`${r.stdout}${r.stderr}`).to.contain('http://ci:********@127.0.0.1:9/builds/42/update.raucb');
+    expect(`${r.stdout}${r.stderr}`).to.not.contain('s3cr3t-bundle-token');
+    const files = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(path.join(d, e.name)) : e.isFile() ? [path.join(d, e.name)] : [],
+      );
+    const written = files(reports);
+    expect(written.some((f) => f.endsWith('summary.json'))).to.equal(true);
+    for (const f of written) expect(readFileSync(f, 'utf8'), f).to.not.contain('s3cr3t-bundle-token');
+    expect(await lockIsFree(BOARD)).to.equal(true);
+  });
+
   it('a non-existent image path: exit 2 before any board is touched, one line naming it', async function () {
     const reports = path.join(dir, 'missing');
     const r = await cli(['--board', BOARD, '--image', path.join(dir, 'nope.img'), '--reports', reports]);
