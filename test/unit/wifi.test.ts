@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +24,11 @@ import {
   validateWifiCredentials,
   wifiApFiles,
 } from '../../rig/net/hostapd.js';
+import { planSubnet } from '../../rig/net/subnet.js';
+import { parseDumpleases, parseInterfaceModes, parseStations, stationEvents } from '../../rig/net/wifi-ap.js';
+import { wifiChecks } from '../../rig/lab/doctor-wifi.js';
+import { runChecks } from '../../rig/lab/doctor-checks.js';
+import type { LabInstance } from '../../rig/catalog/lab.js';
 import { FakeSpawner } from '../../rig/sim/spawner.js';
 import type { Spawner } from '../../rig/util/spawn.js';
 import {
@@ -194,13 +209,11 @@ describe('WiFi access point configuration', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hwt-wifi-'));
     try {
       const f = wifiApFiles({
-        board: 'raspberrypi3',
         interface: 'wlan1',
         credentials: creds,
-        subnetIndex: 87,
+        subnet: planSubnet('10.214', 87),
         dir,
       });
-      expect(f.subnet.cidr).to.equal('10.214.87.0/24');
       expect(f.dnsmasq)
         .to.include('interface=wlan1\n')
         .and.include('dhcp-range=10.214.87.100,10.214.87.199,255.255.255.0,12h\n');
@@ -278,24 +291,36 @@ describe('WiFi access point start-up (hostapd and dnsmasq, replayed)', () => {
         ],
       },
     });
+    const logDir = path.join(dir, 'report', 'wifi');
     const ap = await startWifiAp({
       board: 'raspberrypi3',
       interface: 'wlan1',
       credentials: creds,
-      subnetIndex: 87,
-      dir,
+      subnet: planSubnet('10.214', 87),
+      logDir,
+      tmpDir: dir,
       spawner,
     });
-    expect(ap.subnet.gateway).to.equal('10.214.87.1');
+    expect(ap.rigAddress).to.equal('10.214.87.1');
+    expect(ap.subnet).to.equal('10.214.87.0/24');
+    // hostapd.conf holds the passphrase: a private folder of its own, never the report's.
+    const [priv] = readdirSync(dir).filter((d) => d.startsWith('hw-test-ap-'));
+    const conf = path.join(dir, priv, 'hostapd.conf');
     expect(calls.slice(0, 4)).to.deep.equal([
       'ip addr replace 10.214.87.1/24 dev wlan1',
       'ip link set wlan1 up',
-      `hostapd ${path.join(dir, 'hostapd.conf')}`,
-      `dnsmasq --keep-in-foreground --log-facility=- --conf-file=${path.join(dir, 'wifi-dnsmasq.conf')}`,
+      `hostapd ${conf}`,
+      `dnsmasq --keep-in-foreground --log-facility=- --conf-file=${path.join(dir, priv, 'dnsmasq.conf')}`,
     ]);
-    expect((statSync(path.join(dir, 'hostapd.conf')).mode & 0o777).toString(8)).to.equal('600');
+    expect((statSync(conf).mode & 0o777).toString(8)).to.equal('600');
+    expect((statSync(path.join(dir, priv)).mode & 0o777).toString(8)).to.equal('700');
     await ap.stop();
     expect(calls.at(-1)).to.equal('ip addr del 10.214.87.1/24 dev wlan1');
+    expect(existsSync(path.join(dir, priv)), 'the private folder is gone at stop').to.equal(false);
+    expect(readdirSync(logDir).sort()).to.deep.equal(['dnsmasq.log', 'hostapd.log']);
+    for (const f of readdirSync(logDir))
+      expect(readFileSync(path.join(logDir, f), 'utf8')).to.not.include(creds.passphrase);
+    expect(readFileSync(path.join(logDir, 'hostapd.log'), 'utf8')).to.include('AP-ENABLED');
   });
 
   it('fails as a rig fault quoting hostapd when it exits before AP-ENABLED', async () => {
@@ -313,13 +338,171 @@ describe('WiFi access point start-up (hostapd and dnsmasq, replayed)', () => {
       board: 'raspberrypi3',
       interface: 'wlan1',
       credentials: creds,
-      subnetIndex: 87,
-      dir,
+      subnet: planSubnet('10.214', 87),
+      logDir: path.join(dir, 'log'),
+      tmpDir: dir,
       spawner,
     }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(InfraError);
     expect((err as Error).message).to.match(
       /^hostapd on wlan1 exited .*nl80211 driver initialization failed\. \| wlan1: AP-DISABLED/,
     );
+    // A failed start leaves no passphrase behind either.
+    expect(readdirSync(dir).filter((d) => d.startsWith('hw-test-ap-'))).to.deep.equal([]);
+  });
+});
+
+/** Real output, recorded on a virtual board (hostapd 2.10, iw 5.19, busybox 1.35; README.md). */
+function fixture(name: string): string {
+  return readFileSync(path.join(FIXTURES, name), 'utf8');
+}
+
+describe("WiFi access point's own view, parsed from the tools' real output", () => {
+  it('reads the station table: authorized once the WPA2 handshake completed, not before', () => {
+    expect(parseStations(fixture('hostapd_cli-all_sta.txt'))).to.deep.equal([
+      { mac: '02:00:00:00:00:00', flags: ['AUTH', 'ASSOC', 'AUTHORIZED', 'SHORT_PREAMBLE', 'WMM', 'HT'] },
+    ]);
+    // Associated with a wrong passphrase: listed during the handshake, never authorized.
+    const [sta] = parseStations(fixture('hostapd_cli-all_sta-handshake.txt'));
+    expect(sta.flags).to.include('ASSOC').and.not.include('AUTHORIZED');
+    expect(parseStations('')).to.deep.equal([]);
+  });
+
+  it("finds hostapd's reason about one station: a passphrase mismatch", () => {
+    const said = stationEvents(fixture('hostapd-psk-mismatch.log'), '02:00:00:00:00:00');
+    expect(said.some((l) => /AP-STA-POSSIBLE-PSK-MISMATCH 02:00:00:00:00:00/.test(l))).to.equal(true);
+    expect(said.every((l) => l.includes('02:00:00:00:00:00'))).to.equal(true);
+    expect(stationEvents(fixture('hostapd-psk-mismatch.log'), '02:00:00:00:09:00')).to.deep.equal([]);
+  });
+
+  it("reads the DHCP server's leases by column, an empty host name included", () => {
+    const text = fixture('dumpleases.txt');
+    expect(parseDumpleases(text)).to.deep.equal([
+      { mac: '02:00:00:00:00:00', address: '10.214.9.148', hostname: 'wifitest' },
+    ]);
+    const anonymous = text.replace('wifitest', '        ');
+    expect(parseDumpleases(anonymous)).to.deep.equal([{ mac: '02:00:00:00:00:00', address: '10.214.9.148' }]);
+    expect(parseDumpleases('dumpleases: short read\n')).to.deep.equal([]);
+  });
+
+  it('reads the interface modes of a radio from iw phy info, and only from that section', () => {
+    const info = fixture('iw-phy-info-hwsim.txt');
+    expect(parseInterfaceModes(info)).to.deep.equal([
+      'IBSS',
+      'managed',
+      'AP',
+      'AP/VLAN',
+      'monitor',
+      'mesh point',
+      'P2P-client',
+      'P2P-GO',
+      'P2P-device',
+      'outside context of a BSS',
+    ]);
+    // The same radio without the AP line in that section: "AP" elsewhere (frame types,
+    // interface combinations) does not count.
+    const noAp = info.replace(/(Supported interface modes:\n(?:.*\n)*?)\s*\* AP\n/, '$1');
+    expect(noAp).to.match(/\* AP/);
+    expect(parseInterfaceModes(noAp)).to.not.include('AP');
+    expect(parseInterfaceModes('')).to.deep.equal([]);
+  });
+
+  it('writes 5 GHz as hw_mode=a on channel 36 unless told, with the regulatory domain', () => {
+    const conf = hostapdConf({
+      ssid: 'x-ap',
+      passphrase: 'longenough',
+      interface: 'wlan1',
+      ctrlDir: '/run/x',
+      band: '5GHz',
+      countryCode: 'FR',
+    });
+    expect(conf).to.include('hw_mode=a\n').and.include('channel=36\n').and.include('country_code=FR\n');
+    expect(hostapdConf({ ssid: 'x', passphrase: 'longenough', interface: 'w', ctrlDir: '/r', channel: 11 }))
+      .to.include('hw_mode=g\n')
+      .and.include('channel=11\n');
+  });
+});
+
+describe('hw-test doctor: the board access point', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'hwt-doctor-wifi-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function inst(wifi: LabInstance['wifi']): LabInstance {
+    return {
+      name: 'rpi3-1',
+      file: 'lab.yaml',
+      type: 'raspberrypi3',
+      power: { driver: 'uhubctl', location: '1-1', port: 2 },
+      serial: { device: '/dev/ttyUSB0' },
+      wifi,
+    };
+  }
+
+  /** A fake /sys/class/net with wlan1 -> phy0, like the kernel's. */
+  function sysfs(): string {
+    mkdirSync(path.join(dir, 'wlan1'), { recursive: true });
+    symlinkSync('../../ieee80211/phy0', path.join(dir, 'wlan1', 'phy80211'));
+    return dir;
+  }
+
+  it('passes a radio that supports AP mode, failing one that does not, naming its modes', async () => {
+    const info = fixture('iw-phy-info-hwsim.txt');
+    const ok = await runChecks(
+      wifiChecks(inst({ apInterface: 'wlan1' }), {
+        sysClassNet: sysfs(),
+        spawner: new FakeSpawner({ replay: [{ match: 'iw phy phy0 info', stdout: info }] }),
+      }),
+      () => {},
+    );
+    expect(ok).to.deep.equal([
+      { status: 'ok', kind: 'wifi', text: 'AP interface wlan1 exists (phy0) and supports AP mode' },
+    ]);
+    const noAp = info.replace(/(Supported interface modes:\n(?:.*\n)*?)\s*\* AP\n/, '$1');
+    const [bad] = await runChecks(
+      wifiChecks(inst({ apInterface: 'wlan1' }), {
+        sysClassNet: dir,
+        spawner: new FakeSpawner({ replay: [{ match: 'iw phy phy0 info', stdout: noAp }] }),
+      }),
+      () => {},
+    );
+    expect(bad.status).to.equal('FAIL');
+    expect(bad.text).to.match(
+      /^AP interface wlan1: phy0 cannot be an access point: its interface modes are IBSS, managed, AP\/VLAN/,
+    );
+  });
+
+  it('fails an interface that does not exist, and a lab AP without its passphrase or address', async () => {
+    const [gone] = await runChecks(
+      wifiChecks(inst({ apInterface: 'wlx00c0ca' }), { sysClassNet: dir }),
+      () => {},
+    );
+    expect(gone.text).to.match(/^AP interface wlx00c0ca: no such WiFi interface/);
+    const lab = await runChecks(
+      wifiChecks(inst({ ssid: 'lab-ap', subnet: '192.168.50.0/24', rigAddress: '192.168.50.2' }), {
+        env: {},
+        spawner: new FakeSpawner({
+          replay: [
+            {
+              match: 'ip -o -4 addr show',
+              stdout: '2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\n',
+            },
+          ],
+        }),
+      }),
+      () => {},
+    );
+    expect(lab.map((r) => r.status)).to.deep.equal(['FAIL', 'FAIL']);
+    expect(lab[0].text).to.match(/HW_TEST_WIFI_PSK is not set/);
+    expect(lab[1].text).to.match(/192\.168\.50\.2: is not an address of this host/);
+  });
+
+  it('checks the tools of the rig AP with the other tools', async () => {
+    const { toolsFor } = await import('../../rig/lab/doctor-checks.js');
+    const { wifiTools } = await import('../../rig/lab/doctor-wifi.js');
+    const { loadBoard } = await import('../../rig/catalog/board.js');
+    const rigAp = inst({ apInterface: 'wlan1' });
+    const names = toolsFor(rigAp, loadBoard('raspberrypi3'), wifiTools(rigAp)).map((t) => t.name);
+    expect(names).to.include.members(['hostapd', 'hostapd_cli', 'dnsmasq', 'iw']);
   });
 });
