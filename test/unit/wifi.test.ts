@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../../rig/catalog/schema.js';
 import { mask } from '../../rig/log.js';
-import { InfraError } from '../../rig/errors.js';
+import { InfraError, InputError } from '../../rig/errors.js';
 import {
   generateWifiCredentials,
   hostapdConf,
@@ -24,7 +24,11 @@ import {
   validateWifiCredentials,
   wifiApFiles,
 } from '../../rig/net/hostapd.js';
-import { planSubnet } from '../../rig/net/subnet.js';
+import { planGivenSubnet, planSubnet } from '../../rig/net/subnet.js';
+import { loadSuites, suiteNeeds } from '../../rig/catalog/suites.js';
+import type { ResolvedBoard } from '../../rig/runner/board-factory.js';
+import { planWifi } from '../../rig/runner/wifi-ap.js';
+import { loadBoard } from '../../rig/catalog/board.js';
 import { parseDumpleases, parseInterfaceModes, parseStations, stationEvents } from '../../rig/net/wifi-ap.js';
 import { wifiChecks } from '../../rig/lab/doctor-wifi.js';
 import { runChecks } from '../../rig/lab/doctor-checks.js';
@@ -504,5 +508,77 @@ describe('hw-test doctor: the board access point', () => {
     const rigAp = inst({ apInterface: 'wlan1' });
     const names = toolsFor(rigAp, loadBoard('raspberrypi3'), wifiTools(rigAp)).map((t) => t.name);
     expect(names).to.include.members(['hostapd', 'hostapd_cli', 'dnsmasq', 'iw']);
+  });
+});
+
+describe("the run's WiFi plan: whose access point, and which credentials go into the image", () => {
+  const virtualBoard: ResolvedBoard = { name: 'qemu-x86-64', type: loadBoard('qemu-x86-64') };
+  const lab = (wifi?: LabInstance['wifi']): LabInstance => ({
+    name: 'rpi3-1',
+    file: 'lab.yaml',
+    type: 'raspberrypi3',
+    power: { driver: 'uhubctl', location: '1-1', port: 2 },
+    serial: { device: '/dev/ttyUSB0' },
+    wifi,
+  });
+  const realBoard = (wifi?: LabInstance['wifi']): ResolvedBoard => ({
+    name: 'rpi3-1',
+    type: loadBoard('raspberrypi3'),
+    labFile: 'lab.yaml',
+    wiring: { lab: { file: 'lab.yaml', boards: {} }, instance: lab(wifi) },
+  });
+  /** The plan as the run makes it: wanted when the selected suites' manifests ask for the AP. */
+  async function plan(board: ResolvedBoard, suites: string[], env: NodeJS.ProcessEnv = {}) {
+    const wanted = suiteNeeds(await loadSuites(suites), board.type).accessPoint;
+    return planWifi({ board, wanted, env });
+  }
+
+  it('sets nothing up unless the wifi suite runs on a board with a radio', async () => {
+    expect(await plan(virtualBoard, ['boot', 'network'])).to.equal(undefined);
+    const noRadio = { name: 'odroid-xu4', type: loadBoard('odroid-xu4') };
+    expect(await plan(noRadio, ['wifi'])).to.equal(undefined);
+  });
+
+  it("makes credentials for the run when the rig runs the AP (virtual board, or the lab's apInterface)", async () => {
+    const v = (await plan(virtualBoard, ['wifi']))!;
+    expect(v.credentials.ssid).to.match(/^hwt-qemu-x86-64-[0-9a-f]{6}$/);
+    expect(mask(v.credentials.passphrase)).to.equal('********');
+    const r = (await plan(realBoard({ apInterface: 'wlan1' }), ['wifi']))!;
+    expect(r.spec?.apInterface).to.equal('wlan1');
+  });
+
+  it("takes the lab AP's SSID and HW_TEST_WIFI_PSK in fixed mode; a missing one is bad input naming the field", async () => {
+    const fixed = realBoard({ ssid: 'lab-ap', subnet: '192.168.50.0/24', rigAddress: '192.168.50.2' });
+    const p = (await plan(fixed, ['wifi'], { HW_TEST_WIFI_PSK: 'lab-secret-1' }))!;
+    expect(p.credentials).to.deep.equal({ ssid: 'lab-ap', passphrase: 'lab-secret-1' });
+    expect(mask('psk=lab-secret-1')).to.equal('psk=********');
+    const err = await plan(fixed, ['wifi']).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(InputError);
+    expect((err as Error).message).to.match(
+      /^lab\.yaml: boards\.rpi3-1\.wifi\.ssid names the lab's own access point: set HW_TEST_WIFI_PSK to its passphrase$/,
+    );
+  });
+
+  it('a real board with a radio and no access point in the lab file is bad input before flashing', async () => {
+    const err = await plan(realBoard(), ['wifi']).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(InputError);
+    expect((err as Error).message).to.match(
+      /boards\.rpi3-1 has no wifi entry: joining an access point needs the rig's AP interface \(wifi\.apInterface\) or the lab's own AP \(wifi\.ssid\)/,
+    );
+  });
+
+  it("plans a lab AP's subnet around the rig's address", () => {
+    expect(planGivenSubnet('10.77.5.0/24', '10.77.5.1')).to.include({
+      gateway: '10.77.5.1',
+      dhcpFirst: '10.77.5.100',
+      dhcpLast: '10.77.5.199',
+      netmask: '255.255.255.0',
+      prefix: 24,
+    });
+    expect(planGivenSubnet('192.168.9.16/28', '192.168.9.17')).to.include({
+      dhcpFirst: '192.168.9.18',
+      dhcpLast: '192.168.9.30',
+      netmask: '255.255.255.240',
+    });
   });
 });
