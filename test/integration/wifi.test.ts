@@ -3,13 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadBoardFile } from '../../rig/catalog/board.js';
-import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import { ensureImage } from '../../rig/image/build.js';
 import type { RunSummary, TestResult } from '../../rig/report/model.js';
-import { terminalReporter } from '../../rig/cli/run-lines.js';
-import { runBoard } from '../../rig/runner/run-board.js';
 import { ROOT, TEST_HEALTH, runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
 import { latestRun } from '../helpers/faults.js';
 import { netnsMissing } from './net-helpers.js';
 import { findSecrets } from '../helpers/secrets.js';
@@ -88,23 +85,21 @@ describe('wifi suite on virtual boards (QEMU, simulated radios)', function () {
   });
 
   it("a wrong passphrase on the AP fails step 1 with verdict fail, quoting hostapd's reason", async () => {
-    const type = loadBoardFile(path.join(boardsDir, 'qemu-x86-64-wifi.yaml'));
-    const lines: string[] = [];
-    const summary = await runBoard({
-      board: { name: type.name, type },
-      os: loadOsProfile(),
-      suites: ['wifi'],
-      reportsDir: reports,
-      lockTimeoutMs: 1_200_000,
-      suiteOptions: {},
-      signal: new AbortController().signal,
-      reporters: [terminalReporter({ err: (l) => lines.push(l) })],
-      interactive: false,
-      env: { ...process.env, HW_TEST_HEALTH: TEST_HEALTH },
-      reproduce: 'test',
-      wifiApPassphrase: 'not-the-one-in-the-image',
-    });
-    expect(summary.verdict, lines.join('\n')).to.equal('fail');
+    const r = await runNode(
+      path.join(ROOT, 'dist', 'test', 'helpers', 'run-board.js'),
+      [
+        JSON.stringify({
+          board: 'qemu-x86-64-wifi',
+          suites: ['wifi'],
+          reportsDir: reports,
+          wifiApPassphrase: 'not-the-one-in-the-image',
+        }),
+      ],
+      { HW_TEST_BOARDS_DIR: boardsDir },
+    );
+    expect(r.code, r.stderr).to.equal(1);
+    const { summary } = latestRun(reports, 'qemu-x86-64-wifi');
+    expect(summary.verdict).to.equal('fail');
     const join = byStep(summary, 1);
     expect(join.verdict).to.equal('fail');
     expect(join.message).to.match(/hostapd: .*AP-STA-POSSIBLE-PSK-MISMATCH 02:00:00:00:00:00/);
@@ -128,3 +123,21 @@ describe('wifi suite on virtual boards (QEMU, simulated radios)', function () {
     for (const n of [2, 3, 4]) expect(byStep(summary, n).verdict).to.equal('skipped');
   });
 });
+
+/** A node script in a child process, with the test's board health file; resolves with its exit. */
+function runNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true', HW_TEST_HEALTH: TEST_HEALTH, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
