@@ -96,7 +96,10 @@ describe('secrets never reach the reports (network and wifi suites on qemu-x86-6
     expect(
       summary.tests.map((t) => [t.suite, t.verdict]),
       JSON.stringify(summary.tests.map((t) => [t.suite, t.title, t.verdict, t.message ?? t.skipReason])),
-    ).to.deep.equal([...Array(7).fill(['network', 'pass']), ...Array(4).fill(['wifi', 'pass'])]);
+    ).to.deep.equal([
+      ...Array<string[]>(7).fill(['network', 'pass']),
+      ...Array<string[]>(4).fill(['wifi', 'pass']),
+    ]);
     const assoc = JSON.stringify(summary.tests.find((t) => t.suite === 'wifi')!.attachments);
     expect(assoc).to.match(/hwt-qemu-x86-64-[0-9a-f]{6} 02:00:00:00:01:00 via iw on wlan0/);
     expect(assoc).to.include('[AUTHORIZED]');
