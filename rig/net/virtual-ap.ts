@@ -7,7 +7,7 @@ import type { Spawner } from '../util/spawn.js';
 import type { CommandResult, Dut } from '../suite-api/contracts.js';
 import { hostapdConf, type WifiCredentials } from './hostapd.js';
 import type { SubnetPlan } from './subnet.js';
-import { AGENT_DIR, ensureApAgent, installAgent } from './virtual-ap-agent.js';
+import { AGENT_DIR, ensureApAgent, installAgent, type AgentBundle } from './virtual-ap-agent.js';
 import { parseDumpleases, parseStations, stationEvents, type AccessPoint } from './wifi-ap.js';
 
 const log = logger('net:virtual-ap');
@@ -30,6 +30,8 @@ export interface VirtualApOptions {
   commandTimeoutMs: number;
   env?: NodeJS.ProcessEnv;
   spawner?: Spawner;
+  /** The agent to install (default: built from Debian packages and cached, `ensureApAgent`). */
+  agent?: () => Promise<AgentBundle>;
   /** The run's signal: once it is aborted, the teardown is quick (the board is powered off next). */
   runSignal?: AbortSignal;
 }
@@ -68,7 +70,8 @@ export class VirtualAccessPoint implements AccessPoint {
   }
 
   async #bringUp(signal?: AbortSignal): Promise<{ bssid?: string }> {
-    const bundle = await ensureApAgent(this.o.arch, { env: this.o.env, signal, spawner: this.o.spawner });
+    const bundle = await (this.o.agent?.() ??
+      ensureApAgent(this.o.arch, { env: this.o.env, signal, spawner: this.o.spawner }));
     const t = { timeoutMs: this.o.commandTimeoutMs, signal };
     this.#dut = await this.o.connect({ timeoutMs: this.o.commandTimeoutMs * 2, signal });
     await installAgent(this.#dut, bundle, t);

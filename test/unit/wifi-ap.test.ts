@@ -5,10 +5,12 @@ import path from 'node:path';
 import { loadBoard } from '../../rig/catalog/board.js';
 import type { LabInstance } from '../../rig/catalog/lab.js';
 import { ROOT } from '../../rig/catalog/schema.js';
-import { InputError } from '../../rig/errors.js';
+import { FailError, InfraError, InputError } from '../../rig/errors.js';
 import { mask } from '../../rig/log.js';
 import { hostapdConf } from '../../rig/net/hostapd.js';
-import { planGivenSubnet } from '../../rig/net/subnet.js';
+import { planGivenSubnet, planSubnet } from '../../rig/net/subnet.js';
+import { VirtualAccessPoint } from '../../rig/net/virtual-ap.js';
+import type { Dut } from '../../suites/fixture.js';
 import { parseDumpleases, parseInterfaceModes, parseStations, stationEvents } from '../../rig/net/wifi-ap.js';
 import { runChecks } from '../../rig/lab/doctor-checks.js';
 import { wifiChecks } from '../../rig/lab/doctor-wifi.js';
@@ -243,5 +245,111 @@ describe("the run's WiFi plan: whose access point, and which credentials go into
       dhcpLast: '192.168.9.30',
       netmask: '255.255.255.240',
     });
+  });
+});
+
+describe('the virtual access point, driven through a scripted board', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'hwt-vap-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const creds = { ssid: 'hwt-qemu-x86-64-abc123', passphrase: 'Zq3-vT9_pL2xR8mK4wN6' };
+  const radios =
+    'board_phy=phy0\nboard_iface=wlan0\nboard_mac=02:00:00:00:00:00\nap_phy=phy1\nap_iface=wlan1\nap_mac=02:00:00:00:01:00\n';
+
+  /** A board whose commands answer from a table (agent.sh subcommand -> reply); records what it got. */
+  function board(replies: Record<string, { code?: number; stdout?: string; stderr?: string }>) {
+    const got: { exec: string[]; put: { remote: string; content: string }[]; closed: boolean } = {
+      exec: [],
+      put: [],
+      closed: false,
+    };
+    const dut: Dut = {
+      address: '10.213.1.100',
+      exec(cmd) {
+        got.exec.push(cmd);
+        const sub = /agent\.sh (\w+)/.exec(cmd)?.[1] ?? '';
+        const r = replies[sub] ?? {};
+        return Promise.resolve({ code: r.code ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' });
+      },
+      put(local, remote) {
+        got.put.push({ remote, content: Buffer.isBuffer(local) ? local.toString() : `file:${local}` });
+        return Promise.resolve();
+      },
+      close() {
+        got.closed = true;
+        return Promise.resolve();
+      },
+    };
+    return { dut, got };
+  }
+
+  function ap(dut: Dut) {
+    return new VirtualAccessPoint({
+      board: 'qemu-x86-64',
+      arch: 'x86_64',
+      credentials: creds,
+      subnet: planSubnet('10.214', 216),
+      connect: () => Promise.resolve(dut),
+      logDir: path.join(dir, 'wifi'),
+      commandTimeoutMs: 5000,
+      agent: () => Promise.resolve({ busybox: '/cache/busybox', tarball: '/cache/agent.tgz' }),
+    });
+  }
+
+  it('plugs the radios, writes hostapd.conf privately, brings the AP up, and takes it down with its log', async () => {
+    const { dut, got } = board({
+      plug: { stdout: radios },
+      up: { stdout: 'bssid=02:00:00:00:01:00\nap_iface=wlan1\n' },
+      down: { stdout: `wlan1: AP-ENABLED\nwlan1: AP-STA-CONNECTED 02:00:00:00:00:00\n` },
+    });
+    const a = ap(dut);
+    expect(await a.ready({ timeoutMs: 10_000 })).to.deep.equal({ bssid: '02:00:00:00:01:00' });
+    expect(got.put.map((p) => p.remote)).to.deep.equal([
+      '/tmp/hw-test-ap/busybox',
+      '/tmp/hw-test-ap/agent.tgz',
+      '/tmp/hw-test-ap/hostapd.conf',
+    ]);
+    const conf = got.put[2].content;
+    expect(conf).to.include('interface=wlan1\n').and.include(`wpa_passphrase=${creds.passphrase}\n`);
+    expect(conf).to.include('ctrl_interface=/tmp/hw-test-ap/run/hostapd\n');
+    expect(got.exec).to.include('chmod 600 /tmp/hw-test-ap/hostapd.conf');
+    expect(got.exec.find((c) => /agent\.sh up/.test(c))).to.match(
+      /agent\.sh up 10\.214\.216\.1\/24 10\.214\.216\.100 10\.214\.216\.199 255\.255\.255\.0$/,
+    );
+    // No command line carries the passphrase: it travels only inside the file.
+    expect(got.exec.filter((c) => c.includes(creds.passphrase))).to.deep.equal([]);
+    await a.stop();
+    await a.stop();
+    expect(got.exec.filter((c) => /agent\.sh down/.test(c))).to.have.length(1);
+    expect(got.closed).to.equal(true);
+    expect(readFileSync(path.join(dir, 'wifi', 'hostapd.log'), 'utf8')).to.include('AP-STA-CONNECTED');
+  });
+
+  it("an image that cannot load the radio's driver is the image's fault; a hostapd that dies is the rig's", async () => {
+    const noDriver = board({
+      plug: {
+        code: 3,
+        stderr: "agent: the board cannot load the radio's driver: modprobe: module mac80211_hwsim not found",
+      },
+    });
+    const e1 = await ap(noDriver.dut)
+      .ready({ timeoutMs: 10_000 })
+      .catch((e: unknown) => e);
+    expect(e1).to.be.instanceOf(FailError);
+    expect((e1 as Error).message).to.match(
+      /^the image cannot drive the virtual board's radio: .*module mac80211_hwsim not found/,
+    );
+    const deadAp = board({
+      plug: { stdout: radios },
+      up: { code: 1, stderr: 'agent: hostapd exited: nl80211: kernel reports: key addition failed|' },
+    });
+    const e2 = await ap(deadAp.dut)
+      .ready({ timeoutMs: 10_000 })
+      .catch((e: unknown) => e);
+    expect(e2).to.be.instanceOf(InfraError);
+    expect((e2 as Error).message).to.match(
+      /^virtual access point: agent\.sh up \(exit 1\): .*key addition failed/,
+    );
   });
 });
