@@ -62,6 +62,12 @@ export function checkWifi(o: {
     );
   if (w.subnet && w.rigAddress && !overlaps(w.subnet, w.rigAddress))
     throw bad('rigAddress', `${w.rigAddress} is not in ${w.subnet}`);
+  // The world regulatory domain allows no access point on 5 GHz: hostapd needs the country.
+  if (w.band === '5GHz' && !w.countryCode)
+    throw bad(
+      'countryCode',
+      'a 5GHz access point needs the regulatory domain: give the country code, e.g. DE',
+    );
   if (w.channel !== undefined) {
     const [lo, hi] = CHANNELS[w.band ?? '2.4GHz'];
     if (w.channel < lo || w.channel > hi)

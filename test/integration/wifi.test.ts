@@ -25,7 +25,6 @@ describe('wifi suite on virtual boards (QEMU, simulated radios)', function () {
 
   before(function () {
     if (netnsMissing()) this.skip();
-    reports = mkdtempSync(path.join(os.tmpdir(), 'hwt-wifi-'));
     // Short waits for the runs that must fail: a board that never joins costs seconds, not minutes.
     boardsDir = mkdtempSync(path.join(os.tmpdir(), 'hwt-wifi-boards-'));
     let y = readFileSync(path.join(ROOT, 'boards', 'qemu-x86-64.yaml'), 'utf8').replace(
@@ -35,9 +34,13 @@ describe('wifi suite on virtual boards (QEMU, simulated radios)', function () {
     y = y.replace(/^ {2}dhcp: \d+$/m, '  dhcp: 25');
     writeFileSync(path.join(boardsDir, 'qemu-x86-64-wifi.yaml'), y);
   });
+  beforeEach(() => (reports = mkdtempSync(path.join(os.tmpdir(), 'hwt-wifi-'))));
+  // A failed run's reports stay for a look (the path is in the failure); a passed one goes.
   afterEach(function () {
     if (this.currentTest?.state === 'passed') rmSync(reports, { recursive: true, force: true });
-    reports = mkdtempSync(path.join(os.tmpdir(), 'hwt-wifi-'));
+  });
+  after(() => {
+    if (boardsDir) rmSync(boardsDir, { recursive: true, force: true });
   });
 
   const byStep = (s: RunSummary, n: number): TestResult => {

@@ -155,6 +155,9 @@ describe('lab wiring file', () => {
     expect(inputError(() => loadLab(real('{ countryCode: de, apInterface: wlan1 }')))).to.match(
       /boards\.b1\.wifi\.countryCode must match pattern/,
     );
+    expect(inputError(() => loadLab(real('{ apInterface: wlan1, band: 5GHz }')))).to.match(
+      /wifi\.countryCode: a 5GHz access point needs the regulatory domain/,
+    );
     expect(inputError(() => loadLab(real('{ apInterface: wlan1, channel: 36 }')))).to.match(
       /boards\.b1\.wifi\.channel: 36 is not a 2\.4GHz channel \(1 to 14\); see docs\/wiring\.md$/,
     );
