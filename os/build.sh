@@ -35,7 +35,7 @@ set -euo pipefail
 
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
-VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop update-noswitch update-writes-running"
+VARIANTS="v1 v2 kernel-panic hang no-network no-ssh wifi-ignores-config health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop update-noswitch update-writes-running"
 # shellcheck source=rauc/build.sh
 . "$OS_DIR/rauc/build.sh"
 VARIANTS+=" $RAUC_VARIANTS"
@@ -142,6 +142,13 @@ update-writes-running)
 	sed -i -e 's/^new=$(hw_other_slot "$cur")$/new=$cur # update-writes-running/' -e '/grep -q "^$dev " \/proc\/mounts/d' \
 		-e '/^dd if=\/dev\/zero of="$dev"/d' "$root/usr/sbin/os-update"
 	grep -q update-writes-running "$root/usr/sbin/os-update" || die "update-writes-running: os-update changed, fix this variant"
+	;;
+wifi-ignores-config)
+	# A factory network baked into the image, joined instead of the provisioned one: the radio,
+	# wpa_supplicant and DHCP all work, only the credentials written for the run are ignored.
+	printf 'ctrl_interface=/run/wpa_supplicant\nnetwork={\n\tssid="hwtest-factory"\n\tpsk="factory-default-psk"\n\tkey_mgmt=WPA-PSK\n}\n' \
+		>"$root/etc/hw-test/wpa_supplicant.factory.conf"
+	sed -i 's|^WIFI_CONFIG=.*|WIFI_CONFIG=/etc/hw-test/wpa_supplicant.factory.conf|' "$root/etc/hw-test/services.conf"
 	;;
 esac
 
