@@ -75,4 +75,9 @@ export interface Console {
   linesBetween?(fromMs: number, toMs?: number): ConsoleLine[];
   /** Writes the log (`serial.log`): one line per console line, with its time. */
   saveLog?(file: string): Promise<void>;
+  /**
+   * Every chunk of bytes as received, escapes included, for a person at the console (`hw-test
+   * console`); returns the unsubscribe. Across reopens (a power cycle) the subscription stays.
+   */
+  tap?(listener: (chunk: Buffer) => void): () => void;
 }
