@@ -16,8 +16,11 @@ export interface CliCommand {
   summary: string;
   /** Its --help, generated from its option table. */
   usage: string;
-  /** A --help that must load something first (the run's lists the suites' options). */
-  help?: () => Promise<string>;
+  /**
+   * A --help that must load something first (the run's lists the suites' options, those of the
+   * user suites its `--suite` names included): `argv` is the command line before `--`.
+   */
+  help?: (argv: string[]) => Promise<string>;
   main(argv: string[], io: CliIo): Promise<number>;
 }
 

@@ -107,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
   // After `--` come a board's command's own arguments (hw-test ssh -- ls --help).
   const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
   if (own.includes('--help') || own.includes('-h')) {
-    io.out(`${command.summary}\n\n${command.help ? await command.help() : command.usage}`);
+    io.out(`${command.summary}\n\n${command.help ? await command.help(own) : command.usage}`);
     return 0;
   }
   return command.main(args, io);

@@ -76,10 +76,9 @@ function suiteOptionTable(catalog: readonly SuiteEntry[]): OptionSpec[] {
   });
 }
 
-/** Every run option, the suites' included, as --help lines. */
-export async function runOptionLines(indent = '  '): Promise<string[]> {
-  const { builtinSuites } = await import('../catalog/suites.js');
-  const catalog = await builtinSuites();
+/** Every run option, the suites' included (the user suites `argv` names too), as --help lines. */
+export async function runOptionLines(indent = '  ', argv: string[] = []): Promise<string[]> {
+  const catalog = await optionCatalog(argv);
   const defaults = suitesFor('default', catalog).join(',');
   const table = RUN_OPTIONS.map((o) =>
     o.name === 'suite'
@@ -326,6 +325,6 @@ function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): v
 export const command: CliCommand = {
   summary: 'flash, boot and test a board',
   usage: helpText({ synopsis: SYNOPSIS, options: RUN_OPTIONS }),
-  help: async () => `${SYNOPSIS}\n\n${(await runOptionLines()).join('\n')}`,
+  help: async (argv) => `${SYNOPSIS}\n\n${(await runOptionLines('  ', argv)).join('\n')}`,
   main,
 };

@@ -9,6 +9,7 @@ import { InputError } from '../../rig/errors.js';
 import type { SuiteContext } from '../../rig/suite-api/contracts.js';
 import * as api from '../../rig/suite-api/index.js';
 import { runSuites } from '../../rig/runner/suites.js';
+import { runCli } from '../helpers/cli.js';
 
 /** A folder outside the repository, as a user's suite lives: no package.json, no node_modules. */
 function userDir(files: Record<string, string>): string {
@@ -74,7 +75,9 @@ describe('user suites (--suite PATH)', () => {
     );
   });
 
-  it('loads a TypeScript manifest beside the specs, which imports hw-test/suite from outside the repository', async () => {
+  it('loads a TypeScript manifest beside the specs, which imports hw-test/suite from outside the repository', async function () {
+    // The first load of TypeScript itself takes seconds on a busy host.
+    this.timeout(30_000);
     const dir = userDir({
       'x.spec.ts': '',
       'suite.ts': `import { defineSuite } from 'hw-test/suite';
@@ -164,5 +167,21 @@ describe('user suites (--suite PATH)', () => {
     // The stack points into the TypeScript source, line 2.
     expect(byTitle['loads bad.spec.ts'].details).to.include(`${path.join(dir, 'bad.spec.ts')}:2:`);
     expect(byTitle['loads syntax.spec.mts'].message).to.match(/syntax\.spec\.mts:1:9: Expression expected/);
+  });
+
+  it("--help lists the options of the user suites --suite names, after the built-in suites'", async function () {
+    this.timeout(30_000);
+    const dir = userDir({
+      'x.spec.ts': '',
+      'suite.ts': `import { defineSuite } from 'hw-test/suite';
+        export default defineSuite({ name: 'mine', options: [{ name: 'depth', value: 'N', description: 'how deep' }] });`,
+    });
+    const r = await runCli(['--board', 'qemu-x86-64', '--suite', `boot,${dir}`, '--help']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/--cuts N +update-rollback: [^\n]*\n(.*\n)* +--depth N +mine: how deep\n/);
+    expect((await runCli(['--help'])).stdout).to.not.include('--depth');
+    const bad = await runCli(['--suite', path.join(dir, 'none'), '--help']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/^hw-test: --suite .*none: no such file or folder/);
   });
 });
