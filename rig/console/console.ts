@@ -78,6 +78,8 @@ export interface Console {
   /**
    * Every chunk of bytes as received, escapes included, for a person at the console (`hw-test
    * console`); returns the unsubscribe. Across reopens (a power cycle) the subscription stays.
+   * With `replay`, what was received before comes first, at once (the boot's start, printed
+   * while the person's terminal was being set up), with nothing lost or doubled in between.
    */
-  tap?(listener: (chunk: Buffer) => void): () => void;
+  tap?(listener: (chunk: Buffer) => void, opts?: { replay?: boolean }): () => void;
 }

@@ -122,7 +122,8 @@ export abstract class ConsoleCore implements Console {
 
   readonly #taps = new Set<(chunk: Buffer) => void>();
 
-  tap(listener: (chunk: Buffer) => void): () => void {
+  tap(listener: (chunk: Buffer) => void, opts: { replay?: boolean } = {}): () => void {
+    if (opts.replay && this.#bytes > 0) listener(this.raw);
     this.#taps.add(listener);
     return () => this.#taps.delete(listener);
   }

@@ -27,10 +27,14 @@ export function bridgeConsole(o: BridgeOptions): Promise<'quit' | 'aborted'> {
   return new Promise((resolve) => {
     const reader = new EscapeReader();
     let writeFailed = false;
-    const untap = o.console.tap!((chunk) => {
-      o.output.write(chunk);
-      o.log.output(chunk);
-    });
+    // Replayed: what the board said while the session started and the terminal was set up.
+    const untap = o.console.tap!(
+      (chunk) => {
+        o.output.write(chunk);
+        o.log.output(chunk);
+      },
+      { replay: true },
+    );
     const finish = (how: 'quit' | 'aborted') => {
       untap();
       o.input.off('data', onData);

@@ -153,7 +153,7 @@ describe('hands-on: console, power and ssh on a virtual board, through a pty (qe
     expect(log).to.match(/hw-test: SSH endpoint asked by pid \d+ \(hw-test ssh\)/);
     expect(log).to.match(/hw-test: power cycle done in [\d.]+ s: on/);
     expect(log).to.match(
-      /hw-test: left the console\n.*hw-test: qemu-x86-64-hands powered off and released\n$/,
+      /hw-test: left the console\n.*hw-test: power off and release done[^]*hw-test: unlock done .*\n.*hw-test: qemu-x86-64-hands powered off and released\n$/,
     );
     expect(log).to.not.match(/PRIVATE KEY/);
     expect(logs(reports, BOARD, 'ssh').join('\n')).to.match(/stdout: hwt-[0-9a-f]+\n.*hw-test: exit 3/);
@@ -163,10 +163,10 @@ describe('hands-on: console, power and ssh on a virtual board, through a pty (qe
   });
 
   it('console: a terminal closed under it (SIGHUP) still powers the board off and releases it, logged', async function () {
+    const before = logs(reports, BOARD, 'console').length;
     const term = inPty(['console', '--board', BOARD, '--reports', reports]);
     await term.waitFor(/connected to qemu-x86-64-hands's console/);
     expect(poweredOff(boardDisk(BOARD)), 'the session started the board').to.equal(false);
-    const before = logs(reports, BOARD, 'console').length;
     // The terminal's window closes: its process dies, the pty hangs up, hw-test gets SIGHUP and EIO.
     term.kill('SIGKILL');
     await term.done;
@@ -178,7 +178,7 @@ describe('hands-on: console, power and ssh on a virtual board, through a pty (qe
     );
     expect(logs(reports, BOARD, 'console')).to.have.length(before + 1);
     expect(logs(reports, BOARD, 'console').at(-1)).to.match(
-      /hw-test: interrupted\n.*powered off and released\n$/,
+      /hw-test: interrupted\n.*hw-test: power off and release done[^]*hw-test: unlock done .*\n.*powered off and released\n$/,
     );
     expect(await lockIsFree(BOARD), 'the lock is released').to.equal(true);
   });
@@ -221,7 +221,13 @@ describe('hands-on: power and console on a real board (command power driver, pty
     writeFileSync(state, 'off\n');
   });
 
-  after(() => socat?.kill());
+  let term: PtyRun | undefined;
+  after(async () => {
+    // A failed test's terminal: closed, so that its session ends and mocha exits.
+    term?.kill('SIGKILL');
+    await term?.done;
+    socat?.kill();
+  });
 
   it('power on, cycle, off through the driver, each under the lock and logged; the board stays as left', async function () {
     const on = await cli(['power', 'on']);
@@ -251,18 +257,18 @@ describe('hands-on: power and console on a real board (command power driver, pty
     // The pty pair goes when socat does.
     reader.on('error', () => {});
     board.on('error', () => {});
-    const term = cliInPty(['console', '--board', 'bench-1', '--lab', lab, '--reports', reports], { env });
-    await term.waitFor(/connected to bench-1's console/);
+    term = cliInPty(['console', '--board', 'bench-1', '--lab', lab, '--reports', reports], { env });
+    await term.waitFor(/connected to bench-1's console/, { timeoutMs: 30_000 });
     board.write('U-Boot 2024.01\r\nbench-1 login: ');
-    await term.waitFor(/bench-1 login: $/);
+    await term.waitFor(/bench-1 login: $/, { timeoutMs: 30_000 });
     term.type('root\r\x03\x1d\x1d');
     await until(
       () => Buffer.concat(fromTerminal).includes(Buffer.from('root\r\x03\x1d')),
       'the keys on the UART',
     );
     // From another terminal, while the session holds the board: the session switches it.
-    const off = await cli(['power', 'on']);
-    expect(off.stderr).to.match(/power on done in [\d.]+ s \(by its console session\): on/);
+    const on = await cli(['power', 'on']);
+    expect(on.stderr).to.match(/power on done in [\d.]+ s \(by its console session\): on/);
     expect(readFileSync(state, 'utf8').trim()).to.equal('on');
     const mark = term.screen().length;
     term.type('\x1d?');
