@@ -49,9 +49,12 @@ export async function handsOnTarget(
   if (!Number.isFinite(lockTimeout) || lockTimeout < 0)
     throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
   const { resolveBoard } = await import('../runner/board-factory.js');
-  const board = await resolveBoard(values.board, values.lab ?? io.env.HW_TEST_LAB);
   const { loadOsProfile } = await import('../catalog/os-profile.js');
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
+  // The board as a run sees it: the OS profile's timeouts and boot markers applied.
+  const { effectiveBoardType } = await import('../catalog/effective-board.js');
+  const resolved = await resolveBoard(values.board, values.lab ?? io.env.HW_TEST_LAB);
+  const board = { ...resolved, type: effectiveBoardType(resolved.type, os) };
   const reportsDir = path.resolve(values.reports);
   const log = new HandsOnLog(handsOnLogPath(reportsDir, board.name, command));
   return { board, os, reportsDir, lockTimeoutMs: lockTimeout * 1000, log };

@@ -16,7 +16,8 @@ const OPTIONS = [
   {
     name: 'key',
     value: 'FILE',
-    description: 'the private key the image trusts, with --host (default: $HW_TEST_SSH_KEY)',
+    description:
+      "the private key the image trusts, with --host (default: $HW_TEST_SSH_KEY, then the OS profile's ssh.key)",
   },
 ] as const satisfies OptionTable;
 
@@ -68,22 +69,23 @@ async function main(argv: string[], io: CliIo): Promise<number> {
 
 /** A real board at --host: the key given, the profile's user and port, under the board's lock. */
 async function direct(target: HandsOnTarget, host: string, keyFile: string | undefined, io: CliIo) {
-  if (!keyFile)
-    throw new InputError('ssh: --host needs --key FILE (or HW_TEST_SSH_KEY): the key the image trusts');
-  const { loadPrivateKey } = await import('../net/ssh-key.js');
-  const key = loadPrivateKey(keyFile);
+  const { sshLogin } = await import('../catalog/os-expect.js');
+  const login = sshLogin(target.os);
+  const file = keyFile ?? target.os.ssh.key;
+  if (!file && !login.password)
+    throw new InputError(
+      'ssh: --host needs --key FILE (or HW_TEST_SSH_KEY, or ssh.key or ssh.password in the OS profile): the key the image trusts',
+    );
+  const { generateRunKey, loadPrivateKey } = await import('../net/ssh-key.js');
+  // With the profile's password alone, a throwaway key is offered first and refused.
+  const key = file ? loadPrivateKey(file) : generateRunKey();
   const { lockBoard } = await import('../runner/lock.js');
   const lock = await lockBoard(target.board.name, {
     timeoutMs: target.lockTimeoutMs,
     signal: io.signal,
     env: io.env,
   });
-  const endpoint: SshEndpoint = {
-    host,
-    port: target.os.ssh.port,
-    user: target.os.ssh.user,
-    privateKey: key.privateKey,
-  };
+  const endpoint: SshEndpoint = { host, ...login, privateKey: key.privateKey };
   return { endpoint, release: () => lock.release() };
 }
 
@@ -91,6 +93,8 @@ async function login(endpoint: SshEndpoint, command: string | undefined, target:
   const { board, log } = target;
   const { registerKey } = await import('../net/ssh-key.js');
   registerKey(endpoint.privateKey);
+  const { registerSecret } = await import('../log.js');
+  registerSecret(endpoint.password);
   const { RunHostKeys, sshConnect } = await import('../net/ssh.js');
   const dut = await sshConnect(
     {
@@ -98,6 +102,7 @@ async function login(endpoint: SshEndpoint, command: string | undefined, target:
       port: endpoint.port,
       username: endpoint.user,
       key: { privateKey: endpoint.privateKey, publicKey: '' },
+      password: endpoint.password,
       hostKeys: new RunHostKeys(),
       board: board.name,
     },

@@ -27,8 +27,10 @@ export interface SshEndpoint {
   host: string;
   port: number;
   user: string;
-  /** The session's key (its public half is in the image it flashed). */
+  /** The session's key (its public half is in the image it flashed, or the profile's ssh.key). */
   privateKey: string;
+  /** The OS profile's password (ssh.password), for an image whose keys cannot be provisioned. */
+  password?: string;
 }
 
 export interface SessionInfo {

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BoardInstance } from '../board/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
+import { sshLogin } from '../catalog/os-expect.js';
 import { InfraError, InputError } from '../errors.js';
 import { cacheRoot } from '../image/build.js';
 import { SshDut } from '../net/ssh.js';
@@ -173,7 +174,8 @@ function session(
       const dut = await network.connect({ timeoutMs: (t.login + (t.ssh ?? 60)) * 1000, signal });
       await dut.close();
       if (!(dut instanceof SshDut)) throw new InfraError(`${o.board.name}: no SSH endpoint on this network`);
-      return { host: dut.address, port: dut.port, user: o.os.ssh.user, privateKey: image.sshKey.privateKey };
+      const { user, password } = sshLogin(o.os);
+      return { host: dut.address, port: dut.port, user, password, privateKey: image.sshKey.privateKey };
     },
   };
 }
