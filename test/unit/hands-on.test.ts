@@ -7,12 +7,28 @@ import { askControl, serveControl, type ControlHandlers } from '../../rig/hands-
 import { ESCAPE, EscapeReader } from '../../rig/hands-on/escape.js';
 import { HandsOnLog } from '../../rig/hands-on/log.js';
 import { registerSecret } from '../../rig/log.js';
+import { runCli } from '../helpers/cli.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const text = (items: (Buffer | string)[]) =>
   items.map((i) => (Buffer.isBuffer(i) ? i.toString('latin1') : `<${i}>`)).join('');
 
 describe('hands-on: the console escape, the log, the control socket', () => {
+  it('hw-test --help lists console, power and ssh; their --help comes from their option tables', async function () {
+    this.timeout(20_000);
+    const top = await runCli(['--help']);
+    for (const c of ['console', 'power', 'ssh']) expect(top.stdout).to.match(new RegExp(`^  ${c} +\\S`, 'm'));
+    const help = await runCli(['console', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/^ {2}--image PATH\|URL +flash this image/m);
+    expect(help.stdout).to.match(/^ {2}--lock-timeout S +/m);
+    expect(help.stdout).to.include('Ctrl-] q leaves');
+    // After --, --help is the board's command's own.
+    const ssh = await runCli(['ssh', '--board', 'nope', '--', 'ls', '--help']);
+    expect(ssh.code).to.equal(2);
+    expect(ssh.stderr).to.match(/^hw-test: unknown board "nope"/);
+  });
+
   it('splits keys into bytes for the board and escape commands, across chunks; Ctrl-C and unknown keys go to the board', () => {
     const r = new EscapeReader();
     expect(text(r.push(b('ls\r\x03')))).to.equal('ls\r\x03');
