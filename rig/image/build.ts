@@ -24,6 +24,7 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  'rw-root',
   // Broken update agents (os/README.md, "Variants"): the update-rollback suite must fail them.
   'update-noswitch',
   'update-writes-running',

@@ -26,7 +26,7 @@ export async function finishRun(base: RunBase, end: RunEnd): Promise<RunSummary>
   return summary;
 }
 
-export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunSummary {
+export function buildSummary({ board, opts, facts, suites }: RunBase, end: RunEnd): RunSummary {
   const verdict = runVerdict({ tests: facts.tests, runError: end.runError, aborted: opts.signal.aborted });
   const finished = new Date();
   return {
@@ -46,7 +46,7 @@ export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunS
       version: facts.image?.version,
       sizeBytes: facts.image?.sizeBytes,
     },
-    suites: opts.suites,
+    suites: suites.map((s) => s.name),
     tests: facts.tests,
     steps: mergeSteps(end.steps, facts.instance?.steps ?? []),
     stages: stageTimings(facts.boot?.timings),
