@@ -13,7 +13,14 @@ const USAGE = `Usage:
   --no-verify       skip the read-back verify
   --declare DEVICE  allow this non-removable device, as a lab file's mux device does (repeatable)
 
-Refuses mounted, root, swap, too-small and undeclared fixed devices, and bad images, before writing.`;
+Refuses mounted, root, swap, too-small and undeclared fixed devices, files that back a loop device
+or are the image itself, and paths under /dev that are not a device, before writing. Checks each
+image before writing where it can be judged whole: xz and zstd indexes, a raw image's bmap
+checksums, a gz or bz2 (decompressed once); xz and zstd block checks and a zip's CRC-32 can only be
+judged while writing. A regular file is written to a temporary file beside it and renamed over it
+only when complete and verified, so a failed flash leaves the old file as it was; a device that
+received part of an image that then failed has its first MiB zeroed so that it cannot boot, and the
+error says so.`;
 
 export const command: CliCommand = {
   summary: 'write an image to a device or file, sparse, with read-back verify',

@@ -10,6 +10,7 @@ import { findHoles } from './holes.js';
 import { ProgressMeter } from './progress.js';
 import { checkTarget, REAL_HOST, type HostView, type TargetInfo } from './safety.js';
 import { inspectSource, type ImageSource } from './source.js';
+import { checkRanges } from './precheck.js';
 import { openTarget, type Target } from './target.js';
 import { verifyPieces } from './verify.js';
 import { sourceBytes, writeImage } from './write.js';
@@ -100,8 +101,10 @@ async function refuseSelf(source: string, info: TargetInfo): Promise<void> {
 
 /**
  * Writes an image (raw, gz, xz, zst, bz2, zip, or an http(s) URL) to a block device or a file:
- * sparse by its bmap or its holes, direct I/O, read-back verify. Every check on the image and the
- * target happens before the first byte is written.
+ * sparse by its bmap or its holes, direct I/O, read-back verify. Every check on the target, and
+ * every check on the image that can be made whole (an index, a raw image's bmap checksums, a gz or
+ * bz2 decompressed once), happens before the first byte is written; what can only be judged while
+ * streaming (an xz or zstd check, a zip's CRC-32) is covered by the target's commit and abandon.
  */
 export async function flash(
   source: string,
@@ -117,48 +120,76 @@ export async function flash(
   const map = await imageMap(src, opts, deps);
   const info = await checkTarget(destination, map.size, opts.declared, deps.host);
   await refuseSelf(local, info);
+  const rangesChecked = src.format === 'raw' && (await checkRanges(local, map, opts.signal));
   throwIfAborted(opts.signal);
-  const verify = opts.verify !== false;
-  const bytes = mappedBytes(map);
-  log('%s (%s, %s map, %d of %d bytes) -> %s', local, src.format, map.kind, bytes, map.size, info.device);
+  log(
+    '%s (%s, %s map, %d of %d bytes) -> %s',
+    local,
+    src.format,
+    map.kind,
+    mappedBytes(map),
+    map.size,
+    info.device,
+  );
 
   const target = await deps.openTarget(info, map.size);
   try {
-    const t0 = deps.now();
-    const writeMeter = new ProgressMeter(
-      'write',
-      src.format === 'raw' ? bytes : map.size,
-      opts.onProgress,
-      deps.now,
-    );
-    const io = { chunkSize: CHUNK_SIZE, buffers: BUFFERS, readAhead: READ_AHEAD, signal: opts.signal };
-    const pieces = await writeImage(src, map, target, { ...io, hash: verify, meter: writeMeter });
-    await target.sync();
-    writeMeter.finish();
-    const t1 = deps.now();
-    if (verify) {
-      const meter = new ProgressMeter('verify', bytes, opts.onProgress, deps.now);
-      await verifyPieces(target, pieces, { ...io, meter, sourceBytes: (s, l) => sourceBytes(src, s, l) });
-      meter.finish();
-    }
-    const t2 = deps.now();
-    const writeSeconds = (t1 - t0) / 1000;
-    return {
-      source,
-      destination,
-      bytesWritten: bytes,
-      imageSize: map.size,
-      verified: verify,
-      writeSeconds,
-      verifySeconds: (t2 - t1) / 1000,
-      mbPerSecond: writeSeconds > 0 ? bytes / writeSeconds / 1e6 : 0,
-      format: src.format,
-      map: map.kind,
-      direct: target.direct,
-    };
+    const res = await writeAndVerify(src, map, target, { ...opts, rangesChecked }, deps);
+    await target.commit();
+    return { ...res, source, destination };
+  } catch (err) {
+    const note = await target.abandon();
+    if (note && err instanceof Error) err.message = `${err.message}; ${note}`;
+    throw err;
   } finally {
     await target.close();
   }
+}
+
+async function writeAndVerify(
+  src: ImageSource,
+  map: ImageMap,
+  target: Target,
+  opts: FlashOptions & { rangesChecked: boolean },
+  deps: FlashDeps,
+): Promise<Omit<FlashResult, 'source' | 'destination'>> {
+  const verify = opts.verify !== false;
+  const bytes = mappedBytes(map);
+  const t0 = deps.now();
+  const writeMeter = new ProgressMeter(
+    'write',
+    src.format === 'raw' ? bytes : map.size,
+    opts.onProgress,
+    deps.now,
+  );
+  const io = { chunkSize: CHUNK_SIZE, buffers: BUFFERS, readAhead: READ_AHEAD, signal: opts.signal };
+  const pieces = await writeImage(src, map, target, {
+    ...io,
+    hash: verify,
+    meter: writeMeter,
+    rangesChecked: opts.rangesChecked,
+  });
+  await target.sync();
+  writeMeter.finish();
+  const t1 = deps.now();
+  if (verify) {
+    const meter = new ProgressMeter('verify', bytes, opts.onProgress, deps.now);
+    await verifyPieces(target, pieces, { ...io, meter, sourceBytes: (s, l) => sourceBytes(src, s, l) });
+    meter.finish();
+  }
+  const t2 = deps.now();
+  const writeSeconds = (t1 - t0) / 1000;
+  return {
+    bytesWritten: bytes,
+    imageSize: map.size,
+    verified: verify,
+    writeSeconds,
+    verifySeconds: (t2 - t1) / 1000,
+    mbPerSecond: writeSeconds > 0 ? bytes / writeSeconds / 1e6 : 0,
+    format: src.format,
+    map: map.kind,
+    direct: target.direct,
+  };
 }
 
 /** The Flasher interface over `flash`, with the lab's declared devices bound in. */
