@@ -1,4 +1,5 @@
-import { realpath } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
@@ -92,11 +93,18 @@ async function imageMap(src: ImageSource, opts: FlashOptions, deps: FlashDeps): 
   return { size: src.size, ranges: src.size > 0 ? [{ start: 0, end: src.size }] : [], kind: 'full' };
 }
 
+/** The image itself, under any name (a hard link, a symlink, the same device): by device and inode. */
 async function refuseSelf(source: string, info: TargetInfo): Promise<void> {
-  if (info.kind !== 'file') return;
-  if ((await realpath(source)) === info.device) {
-    throw new InputError(`${info.path}: refusing to write: it is the image itself`, { device: info.path });
-  }
+  const st = await stat(source);
+  const same =
+    info.kind === 'file'
+      ? info.ino !== undefined && st.dev === info.dev && st.ino === info.ino
+      : st.isBlockDevice() && st.rdev === info.rdev;
+  if (!same) return;
+  const alias = resolve(source) === info.device ? '' : ' (the same file under another name)';
+  throw new InputError(`${info.path}: refusing to write: it is the image itself${alias}`, {
+    device: info.path,
+  });
 }
 
 /**

@@ -299,6 +299,20 @@ async function openFileTarget(info: TargetInfo, imageSize: number): Promise<Targ
   return new FdTarget(info.path, fh, false, 1, { temp, final, imageSize }, true);
 }
 
+/**
+ * The opened descriptor must be the device that was checked: a symlink (a by-id path) re-pointed
+ * between the check and the open cannot redirect the write.
+ */
+async function sameDevice(fh: FileHandle, info: TargetInfo): Promise<void> {
+  const st = await fh.stat();
+  if (st.isBlockDevice() && (info.rdev === undefined || st.rdev === info.rdev)) return;
+  await fh.close();
+  throw new InputError(
+    `${info.path}: refusing to write: it is no longer the device that was checked (${info.device}); it changed between the check and the open`,
+    { device: info.path },
+  );
+}
+
 export async function openTarget(info: TargetInfo, imageSize: number): Promise<Target> {
   if (info.kind === 'file') return openFileTarget(info, imageSize);
   const flags = constants.O_RDWR | constants.O_EXCL;
@@ -312,8 +326,11 @@ export async function openTarget(info: TargetInfo, imageSize: number): Promise<T
       throw new InputError(`${info.path}: refusing to write: the device is in use (busy)`);
     if (code !== 'EINVAL') throw err;
     log('%s: no O_DIRECT, buffered', info.path);
-    return new FdTarget(info.path, await open(info.path, flags), false, 1, finish);
+    const buffered = await open(info.path, flags);
+    await sameDevice(buffered, info);
+    return new FdTarget(info.path, buffered, false, 1, finish);
   }
+  await sameDevice(fh, info);
   const lbs = await logicalBlockSize(info.device);
   if ((await alignedOffset(fh, Buffer.allocUnsafeSlow(PROBE_BYTES + 8192), lbs)) === undefined) {
     log('%s: no aligned offset found, buffered', info.path);

@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
@@ -186,6 +196,64 @@ describe('flash: to a loop device (root)', function () {
       b[30 + 'os.img'.length + 4 * MiB + 7] ^= 0x40;
       writeFileSync(zip, b);
       await halfWritten(zip, /badcrc\.zip: bad image: zip entry os\.img has CRC-32 /);
+    });
+  });
+
+  describe('files and paths that are not what they seem (real loop devices)', function () {
+    it('a file attached to a loop device is refused, naming the device; the file unchanged', async function () {
+      const backing = card(dir);
+      writeFileSync(backing, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+      const before = sha256(backing);
+      await withLoop(backing, async (dev) => {
+        const err = await flash(img, backing).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+        expect((err as Error).message).to.equal(
+          `${backing}: refusing to write: it backs ${dev} (detach it first: losetup -d ${dev})`,
+        );
+      });
+      expect(sha256(backing)).to.equal(before);
+    });
+
+    it('a filesystem image mounted through a loop device is refused', async function () {
+      if (!has('mkfs.ext4')) this.skip();
+      const fsImage = card(dir);
+      run('mkfs.ext4', ['-q', '-F', fsImage]);
+      const mnt = tmpDir('hwt-mnt-');
+      run('mount', ['-o', 'loop', fsImage, mnt]);
+      try {
+        const before = sha256(fsImage);
+        const err = await flash(img, fsImage).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+        expect((err as Error).message).to.match(
+          /refusing to write: it backs \/dev\/loop\d+ \(detach it first/,
+        );
+        expect(sha256(fsImage)).to.equal(before);
+      } finally {
+        spawnSync('umount', [mnt]);
+      }
+    });
+
+    it('a by-id symlink re-pointed between the check and the open: the opened descriptor is checked', async function () {
+      const { checkTarget } = await import('../../rig/flash/safety.js');
+      const { openTarget } = await import('../../rig/flash/target.js');
+      await withLoop(card(dir), async (checked) => {
+        await withLoop(card(dir), async (other) => {
+          writeFileSync(other, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+          const before = deviceSha(other, 32 * MiB);
+          const link = join(dir, `by-id-${Math.random().toString(16).slice(2)}`);
+          symlinkSync(checked, link);
+          const info = await checkTarget(link, SIZE, [link]);
+          // The race: after the checks, before the open, the link now names another device.
+          rmSync(link);
+          symlinkSync(other, link);
+          const err = await openTarget(info, SIZE).catch((e: unknown) => e);
+          expect(err).to.be.instanceOf(InputError);
+          expect((err as Error).message).to.equal(
+            `${link}: refusing to write: it is no longer the device that was checked (${checked}); it changed between the check and the open`,
+          );
+          expect(deviceSha(other, 32 * MiB)).to.equal(before);
+        });
+      });
     });
   });
 
