@@ -22,6 +22,12 @@ export interface ErrorContext {
   actual?: unknown;
   /** The last console lines seen before a timeout or a failure pattern. */
   seen?: string[];
+  /**
+   * false for an infra result that is no fault of the board's own rig (the download server or the
+   * network, another run holding the board): it is retried and reported, but never counts toward
+   * the board's quarantine.
+   */
+  boardFault?: boolean;
   [key: string]: unknown;
 }
 
@@ -109,6 +115,11 @@ export const EXIT_CODES = { pass: 0, fail: 1, input: 2, infra: 3, error: 1, inte
 export function exitCodeFor(verdict: Verdict | 'input'): number {
   if (verdict === 'skipped') return 0;
   return EXIT_CODES[verdict];
+}
+
+/** Whether an error counts against the board's health: the rig's own infra faults only. */
+export function countsAgainstBoard(err: unknown): boolean {
+  return classOf(err) === 'infra' && (err as HwTestError).context?.boardFault !== false;
 }
 
 export function errorMessage(err: unknown): string {

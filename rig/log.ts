@@ -13,9 +13,69 @@ export function registerSecret(value: string | undefined): void {
 }
 
 export function mask(text: string): string {
-  let out = text;
+  let out = text.includes('://') ? text.replace(URL_IN_TEXT, maskUrlInText) : text;
   for (const s of secrets) out = out.split(s).join('********');
   return out;
+}
+
+/** Query parameters that carry a credential: S3/GCS signatures, SAS `sig`, tokens, API keys. */
+const SECRET_PARAM = /signature|^sig$|token|credential|secret|passw|api[-_]?key|^key$|^auth/i;
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>`]+/gi;
+const HIDDEN = '********';
+
+/**
+ * A URL fit to print: the user and password (`https://user:pw@host/...`) and signed or token query
+ * parameters (`X-Amz-Signature=`, `token=`, `sig=` ...) replaced by asterisks; anything else as given.
+ */
+export function maskUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  let changed = false;
+  if (u.username || u.password) {
+    u.username = HIDDEN;
+    if (u.password) u.password = HIDDEN;
+    changed = true;
+  }
+  for (const k of new Set(u.searchParams.keys())) {
+    if (SECRET_PARAM.test(k)) {
+      u.searchParams.set(k, HIDDEN);
+      changed = true;
+    }
+  }
+  return changed ? u.toString().replaceAll('%2A', '*') : url;
+}
+
+/** A URL inside a sentence: punctuation after it (`see URL.`, `(URL)`) is not part of it. */
+function maskUrlInText(u: string): string {
+  const m = /[.,;:!?)\]}]+$/.exec(u);
+  return m ? maskUrl(u.slice(0, m.index)) + m[0] : maskUrl(u);
+}
+
+/** Registers a URL's credentials as secrets, so that they are masked wherever they appear alone. */
+export function registerUrlSecrets(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return;
+  }
+  for (const v of [u.username, u.password]) {
+    registerSecret(v);
+    registerSecret(safeDecode(v));
+  }
+  for (const [k, v] of u.searchParams) if (SECRET_PARAM.test(k)) registerSecret(v);
+}
+
+function safeDecode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
 }
 
 export function knownSecrets(): readonly string[] {

@@ -1,4 +1,6 @@
+import { InputError } from '../errors.js';
 import { flash } from '../flash/index.js';
+import { maskUrl } from '../log.js';
 import { parse } from './args.js';
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
@@ -7,7 +9,10 @@ const USAGE = `Usage:
   hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]
 
   --image SRC       raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an
-                    http(s) URL (cached under ~/.cache/hw-test/downloads, resumed after a drop)
+                    http(s) URL: cached under ~/.cache/hw-test/downloads and revalidated every time
+                    (ETag or Last-Modified; a server with neither is downloaded again), resumed
+                    after a drop, checked against URL.sha256 when the server publishes one
+  --image-sha256 HEX  the image's expected sha256 (a download that differs is refused)
   --to DEVICE|FILE  a removable block device, a declared one, or a regular file
   --bmap FILE       bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)
   --no-verify       skip the read-back verify
@@ -28,6 +33,7 @@ export const command: CliCommand = {
   async main(argv, io) {
     const { values } = parse('flash', argv, {
       image: { type: 'string' },
+      'image-sha256': { type: 'string' },
       to: { type: 'string' },
       bmap: { type: 'string' },
       'no-verify': { type: 'boolean' },
@@ -37,10 +43,12 @@ export const command: CliCommand = {
       io.err('hw-test flash: --image and --to are required (see hw-test flash --help)');
       return 2;
     }
+    const imageSha256 = checkSha256(values['image-sha256']);
     const view = progressView(io, 'flash');
     let phase = '';
     const res = await flash(values.image, values.to, {
       verify: !values['no-verify'],
+      imageSha256,
       bmap: values.bmap,
       declared: values.declare ?? [],
       signal: io.signal,
@@ -53,11 +61,23 @@ export const command: CliCommand = {
     view.done();
     const mb = (res.bytesWritten / 1e6).toFixed(1);
     io.out(
-      `flashed ${res.source} -> ${res.destination}: ${res.format}, ${res.map} map, ${mb} MB of ` +
+      `flashed ${maskUrl(res.source)} -> ${res.destination}: ${res.format}, ${res.map} map, ${mb} MB of ` +
         `${(res.imageSize / 1e6).toFixed(1)} MB written in ${res.writeSeconds.toFixed(1)} s ` +
         `(${res.mbPerSecond.toFixed(1)} MB/s${res.direct ? ', direct I/O' : ''})` +
-        (res.verified ? `, verified in ${res.verifySeconds.toFixed(1)} s` : ', not verified'),
+        (res.verified ? `, verified in ${res.verifySeconds.toFixed(1)} s` : ', not verified') +
+        (res.sha256
+          ? `; downloaded sha256 ${res.sha256}${res.fromCache ? ' (the cached copy, current)' : ''}`
+          : ''),
     );
     return 0;
   },
 };
+
+/** `--image-sha256`: 64 hexadecimal digits, in either case. */
+export function checkSha256(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(v)) {
+    throw new InputError(`--image-sha256 ${v}: expected 64 hexadecimal digits (the output of sha256sum)`);
+  }
+  return v.toLowerCase();
+}

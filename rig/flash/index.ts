@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InfraError, InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import { bmapCandidates, findBmap, mappedBytes, readBmap, type ImageMap } from './bmap.js';
-import { download, isUrl, type DownloadOptions } from './download.js';
+import { discardCached, download, isUrl, type DownloadOptions } from './download.js';
 import type { FlashOptions, FlashResult, Flasher } from './flasher.js';
 import { findHoles } from './holes.js';
 import { ProgressMeter } from './progress.js';
@@ -52,19 +52,35 @@ export interface PrepareOptions extends Omit<DownloadOptions, 'signal'> {
   signal?: AbortSignal;
 }
 
+/** An image ready to read: a local path, and for a URL the download's sha256 and whether it was cached. */
+export interface LocalSource {
+  path: string;
+  sha256?: string;
+  fromCache?: boolean;
+  /** Forgets a downloaded copy that turned out bad, so that the next run fetches it again. */
+  discard(): Promise<void>;
+}
+
+export async function fetchSource(pathOrUrl: string, o: PrepareOptions = {}): Promise<LocalSource> {
+  if (!isUrl(pathOrUrl)) return { path: pathOrUrl, discard: () => Promise.resolve() };
+  const d = await download(pathOrUrl, o);
+  return { path: d.path, sha256: d.sha256, fromCache: d.cached, discard: () => discardCached(d.path) };
+}
+
 /** A local path for an image given as a path or an http(s) URL (downloaded into the cache, resumable). */
 export async function prepareSource(pathOrUrl: string, o: PrepareOptions = {}): Promise<string> {
-  if (!isUrl(pathOrUrl)) return pathOrUrl;
-  return (await download(pathOrUrl, o)).path;
+  return (await fetchSource(pathOrUrl, o)).path;
 }
 
 /** A bmap published next to an image URL (`os.img.xz` -> `os.img.bmap` ...), if the server has one. */
 async function fetchBmap(url: string, o: PrepareOptions): Promise<string | undefined> {
   for (const candidate of bmapCandidates(new URL(url).pathname)) {
     try {
-      return (await download(new URL(candidate, url).toString(), { ...o, attempts: 2 })).path;
+      const u = new URL(url);
+      u.pathname = candidate;
+      return (await download(u.toString(), { ...o, sha256: undefined, sidecar: false, attempts: 2 })).path;
     } catch (err) {
-      if (err instanceof InfraError && /: HTTP \d+/.test(err.message)) continue;
+      if (err instanceof InputError && typeof err.context.status === 'number') continue;
       throw err;
     }
   }
@@ -120,10 +136,25 @@ export async function flash(
   opts: FlashOptions & { cacheDir?: string } = {},
   deps: FlashDeps = REAL_DEPS,
 ): Promise<FlashResult> {
-  const local = await prepareSource(source, { cacheDir: opts.cacheDir, signal: opts.signal });
-  if (isUrl(source) && !opts.bmap) {
-    opts = { ...opts, bmap: await fetchBmap(source, { cacheDir: opts.cacheDir, signal: opts.signal }) };
+  const dl = { cacheDir: opts.cacheDir, signal: opts.signal };
+  const local = await fetchSource(source, { ...dl, sha256: opts.imageSha256 });
+  if (isUrl(source) && !opts.bmap) opts = { ...opts, bmap: await fetchBmap(source, dl) };
+  try {
+    const res = await flashLocal(local.path, destination, opts, deps);
+    return { ...res, source, sha256: local.sha256, fromCache: local.fromCache };
+  } catch (err) {
+    // A download that cannot be decompressed (or fails its bmap) is not kept for the next run.
+    if (err instanceof InputError && err.context.file === local.path) await local.discard();
+    throw err;
   }
+}
+
+async function flashLocal(
+  local: string,
+  destination: string,
+  opts: FlashOptions,
+  deps: FlashDeps,
+): Promise<FlashResult> {
   const src = await inspectSource(deps.spawner, local, opts.signal);
   const map = await imageMap(src, opts, deps);
   const info = await checkTarget(destination, map.size, opts.declared, deps.host);
@@ -144,7 +175,7 @@ export async function flash(
   try {
     const res = await writeAndVerify(src, map, target, { ...opts, rangesChecked }, deps);
     await target.commit();
-    return { ...res, source, destination };
+    return { ...res, source: local, destination };
   } catch (err) {
     const note = await target.abandon();
     if (note && err instanceof Error) err.message = `${err.message}; ${note}`;
