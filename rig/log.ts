@@ -9,13 +9,32 @@ const secrets = new Set<string>();
 
 export function registerSecret(value: string | undefined): void {
   // Short values would mask innocent words everywhere; a real PSK is at least 8 characters.
-  if (value && value.length >= 6) secrets.add(value);
+  if (!value || value.length < 6) return;
+  secrets.add(value);
+  // A multi-line secret (a private key) reaches line-based sinks (serial.log, a console excerpt)
+  // one line at a time: each line of its body is a secret of its own.
+  if (value.includes('\n')) {
+    for (const line of value.split(/\r?\n/)) {
+      const t = line.trim();
+      if (t.length >= 16 && !t.startsWith('-----')) secrets.add(t);
+    }
+  }
 }
 
 export function mask(text: string): string {
   let out = text.includes('://') ? text.replace(URL_IN_TEXT, maskUrlInText) : text;
   for (const s of secrets) out = out.split(s).join('********');
   return out;
+}
+
+/** `mask` over every string in a JSON-like value (before it is serialised: escaping would hide a secret). */
+export function maskDeep<T>(value: T): T {
+  if (typeof value === 'string') return mask(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => maskDeep(v)) as T;
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v)])) as T;
+  }
+  return value;
 }
 
 /** Query parameters that carry a credential: S3/GCS signatures, SAS `sig`, tokens, API keys. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { HwTestError, exitCodeFor, errorMessage } from '../errors.js';
+import { mask, registerUrlSecrets } from '../log.js';
 import { isInteractive, type CliCommand, type CliIo } from './io.js';
 
 /**
@@ -64,14 +65,19 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Every line the CLI prints is masked: a secret a board echoed, an image URL's password.
   const io: CliIo = {
-    out: (l) => process.stdout.write(`${l}\n`),
-    err: (l) => process.stderr.write(`${l}\n`),
+    out: (l) => process.stdout.write(`${mask(l)}\n`),
+    err: (l) => process.stderr.write(`${mask(l)}\n`),
     interactive: isInteractive(process.env),
     env: process.env,
     signal: ctl.signal,
   };
 
+  // An image URL's credentials are secrets from the start: masked in any line that quotes them.
+  for (const a of argv) {
+    if (a.includes('://')) registerUrlSecrets(a.startsWith('-') ? a.slice(a.indexOf('=') + 1) : a);
+  }
   const first = argv[0];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.out(HELP);
@@ -121,11 +127,11 @@ main(process.argv.slice(2)).then(
     settled = true;
     lingerGuard();
     if (err instanceof HwTestError) {
-      process.stderr.write(`hw-test: ${errorMessage(err)}\n`);
+      process.stderr.write(`hw-test: ${mask(errorMessage(err))}\n`);
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);
     } else {
       process.stderr.write(
-        `hw-test: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        `hw-test: internal error: ${mask(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
       );
       process.exitCode = 1;
     }

@@ -12,7 +12,14 @@ import { settle, throwIfAborted } from '../util/abort.js';
 
 const log = logger('flash:download');
 
-export const DEFAULT_DOWNLOAD_DIR = join(homedir(), '.cache/hw-test/downloads');
+/** Where downloads are cached: $HW_TEST_DOWNLOADS, or `downloads` in hw-test's cache folder. */
+export function downloadDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HW_TEST_DOWNLOADS) return env.HW_TEST_DOWNLOADS;
+  const cache = env.HW_TEST_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hw-test');
+  return join(cache, 'downloads');
+}
+
+export const DEFAULT_DOWNLOAD_DIR = downloadDir();
 
 /** The first retry after a drop waits this long, each next one twice as long (capped at a minute). */
 export const BACKOFF_MS = 2000;
@@ -281,7 +288,7 @@ function mismatch(url: string, actual: string, sums: [string, string][]): InputE
  */
 export async function download(url: string, o: DownloadOptions = {}): Promise<Downloaded> {
   registerUrlSecrets(url);
-  const dir = o.cacheDir ?? DEFAULT_DOWNLOAD_DIR;
+  const dir = o.cacheDir ?? downloadDir();
   await mkdir(dir, { recursive: true });
   const key = sha256Of(maskUrl(url));
   const file = join(dir, `${key.slice(0, 16)}-${basename(new URL(url).pathname) || 'image'}`);

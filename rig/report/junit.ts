@@ -1,4 +1,4 @@
-import { mask } from '../log.js';
+import { mask, maskDeep } from '../log.js';
 import type { RunSummary, TestResult } from './model.js';
 
 // XML 1.0 forbids most control characters; a serial log is full of them.
@@ -34,7 +34,9 @@ function testcase(board: string, t: TestResult): string {
 }
 
 /** JUnit XML as Jenkins' JUnit plugin reads it: one testsuite per suite. */
-export function junitXml(summary: RunSummary): string {
+export function junitXml(unmasked: RunSummary): string {
+  // Every field, not a chosen few: the image URL, a skip reason, a title may quote a secret.
+  const summary = maskDeep(unmasked);
   const bySuite = new Map<string, TestResult[]>();
   for (const t of summary.tests) bySuite.set(t.suite, [...(bySuite.get(t.suite) ?? []), t]);
   const suites = [...bySuite].map(([name, tests]) => {

@@ -1,7 +1,7 @@
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError } from '../errors.js';
-import { mask } from '../log.js';
+import { maskDeep } from '../log.js';
 import { junitXml } from './junit.js';
 import type { RunSummary } from './model.js';
 
@@ -34,7 +34,8 @@ export async function createRunDir(reportsDir: string, board: string, runId: str
 
 /** summary.json, junit.xml, and the `latest` link to this run. Secrets are masked in every file. */
 export async function writeRunReports(runDir: string, summary: RunSummary): Promise<void> {
-  await writeAtomic(path.join(runDir, 'summary.json'), mask(`${JSON.stringify(summary, null, 2)}\n`));
+  // Masked before serialising: JSON escaping (a quote, a newline in a key) would hide a secret.
+  await writeAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify(maskDeep(summary), null, 2)}\n`);
   await writeAtomic(path.join(runDir, 'junit.xml'), junitXml(summary));
   const latest = path.join(path.dirname(runDir), 'latest');
   const tmp = `${latest}.tmp-${process.pid}`;

@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
+import { maskDeep } from '../log.js';
 import { writeAtomic } from '../report/summary.js';
 
 /**
@@ -65,7 +66,8 @@ export async function recordVerdict(
   }
   all[board] = h;
   await mkdir(path.dirname(file), { recursive: true });
-  await writeAtomic(file, `${JSON.stringify(all, null, 2)}\n`);
+  // The reason quotes the run's error: an image URL with a password, a line a board echoed.
+  await writeAtomic(file, `${JSON.stringify(maskDeep(all), null, 2)}\n`);
   return h;
 }
 

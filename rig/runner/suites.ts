@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import { mask } from '../log.js';
 import { ROOT } from '../catalog/schema.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
+import { maskingWriter } from '../report/masked-writer.js';
 import { CATEGORIES } from '../report/allure-render.js';
 import type { TestResult } from '../report/model.js';
 import { setRig, type SuiteContext } from '../../suites/fixture.js';
@@ -91,7 +92,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
   // an exception there stalls mocha for good (the board then boots on with nobody watching).
   // Failed writes are dropped and told once; the run's own report says the disk is full.
   const { FileSystemWriter } = await import('allure-js-commons/sdk/reporter');
-  const fsWriter = new FileSystemWriter({ resultsDir: opts.allureResultsDir });
+  const fsWriter = maskingWriter(new FileSystemWriter({ resultsDir: opts.allureResultsDir }));
   let writeFailed = false;
   const writer = new Proxy(fsWriter, {
     get(target, prop, receiver) {

@@ -9,25 +9,7 @@ import { knownSecrets } from '../../rig/log.js';
 import { generateWifiCredentials } from '../../rig/net/hostapd.js';
 import type { RunSummary } from '../../rig/report/model.js';
 import { netnsMissing } from './net-helpers.js';
-
-/** Every file under `dir` (reports: summary.json, junit.xml, serial log, Allure results) holding a secret. */
-export function findSecrets(dir: string, secrets: readonly string[]): { file: string; secret: string }[] {
-  const hits: { file: string; secret: string }[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) {
-        const text = readFileSync(p).toString('latin1');
-        for (const s of secrets)
-          if (text.includes(s)) hits.push({ file: path.relative(dir, p), secret: `${s.slice(0, 4)}…` });
-      }
-    }
-  };
-  walk(dir);
-  return hits;
-}
+import { findSecrets } from '../helpers/secrets.js';
 
 /**
  * A whole run of the network and WiFi suites on a virtual board, in this process so that the
