@@ -113,7 +113,8 @@ export async function lockBoard(board: string, opts: LockOptions): Promise<Board
     if (Date.now() >= deadline) {
       throw new InfraError(
         `board ${board} is busy: held by ${holder ? describeHolder(holder) : 'another run'}; waited ${Math.round(opts.timeoutMs / 1000)} s (--lock-timeout)`,
-        { board, holder },
+        // Another run holds a healthy board: retried by whoever asked, never a strike against it.
+        { board, holder, boardFault: false },
       );
     }
     // Polling is the only way to learn of a release of an abstract socket; 250 ms is cheap.

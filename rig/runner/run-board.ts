@@ -10,6 +10,7 @@ import {
   InfraError,
   InterruptedError,
   classOf,
+  countsAgainstBoard,
   errorMessage,
   exitCodeFor,
   verdictOf,
@@ -295,12 +296,15 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     const file = healthPath(opts.env);
     if (opts.healthCheck && summary.verdict === 'pass') await clearQuarantine(file, board.name);
     else {
+      // Only the rig's own faults count: not a busy board, not a download server (boardFault: false).
+      const strike = tests.some((t) => t.verdict === 'infra') || countsAgainstBoard(runError);
       const h = await recordVerdict(
         file,
         board.name,
         summary.verdict,
         summary.message ?? firstProblem(summary),
         opts.quarantineAfter,
+        { strike },
       );
       if (h.quarantined && summary.verdict === 'infra')
         events.warn(`${board.name} is now quarantined: ${h.reason ?? ''}`);
