@@ -50,7 +50,8 @@ Run options:
   --os FILE                OS profile of the image under test (default: the reference OS)
 
 Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
-            3 infrastructure error (the rig's fault), 130 interrupted.`;
+            3 infrastructure error (the rig's fault), 4 nothing was tested (a requested
+            suite ran no test: MISS), 130 interrupted.`;
 
 async function main(argv: string[]): Promise<number> {
   const ctl = new AbortController();

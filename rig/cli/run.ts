@@ -140,7 +140,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     // The parent prints the summary of every board.
     return exitFor(summaries);
   }
-  printSummary(summaries, path.resolve(values.reports), io);
+  const { summaryLines } = await import('../report/console.js');
+  for (const line of summaryLines(summaries, path.resolve(values.reports))) io.out(line);
   if (summaries.length > 1) {
     const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
     const rows = combinedRows(summaries, path.resolve(values.reports));
@@ -173,23 +174,6 @@ function withoutOptions(argv: string[], names: string[]): string[] {
     else if (!names.some((n) => a.startsWith(`${n}=`))) out.push(a);
   }
   return out;
-}
-
-function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {
-  for (const s of summaries) {
-    const counts = ['pass', 'fail', 'error', 'infra', 'skipped', 'interrupted']
-      .map((v) => [v, s.tests.filter((t) => t.verdict === v).length] as const)
-      .filter(([, n]) => n > 0)
-      .map(([v, n]) => `${n} ${v}`)
-      .join(', ');
-    io.out(
-      `${s.board}: ${s.verdict.toUpperCase()} (${counts || 'no tests'})${s.message ? `: ${s.message}` : ''}`,
-    );
-    for (const t of s.tests.filter((t) => t.verdict !== 'pass' && t.verdict !== 'skipped')) {
-      io.out(`  ${t.verdict}: ${t.fullTitle}: ${t.message ?? ''}`);
-    }
-    io.out(`  report: ${path.relative(process.cwd(), path.join(reportsDir, s.board, s.runId))}`);
-  }
 }
 
 export const command: CliCommand = { summary: 'flash, boot and test a board', usage: USAGE, main };

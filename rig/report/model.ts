@@ -66,4 +66,6 @@ export interface RunSummary {
   reproduce: string;
   attempt?: number;
   message?: string;
+  /** Requested suites that tested nothing, each with why (rig/report/miss.ts). */
+  missed?: { suite: string; reason: string }[];
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InfraError } from '../errors.js';
 import { maskDeep } from '../log.js';
 import { junitXml } from './junit.js';
+import { missedSuites } from './miss.js';
 import type { RunSummary } from './model.js';
 
 /** Writes a file whole or not at all: a full disk must not leave a half summary behind. */
@@ -33,7 +34,10 @@ export async function createRunDir(reportsDir: string, board: string, runId: str
 }
 
 /** summary.json, junit.xml, and the `latest` link to this run. Secrets are masked in every file. */
-export async function writeRunReports(runDir: string, summary: RunSummary): Promise<void> {
+export async function writeRunReports(runDir: string, run: RunSummary): Promise<void> {
+  // Which requested suites tested nothing, and why: said in summary.json, not left to the reader.
+  const missed = missedSuites(run);
+  const summary = missed.length ? { ...run, missed } : run;
   // Masked before serialising: JSON escaping (a quote, a newline in a key) would hide a secret.
   await writeAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify(maskDeep(summary), null, 2)}\n`);
   await writeAtomic(path.join(runDir, 'junit.xml'), junitXml(summary));
