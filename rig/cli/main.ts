@@ -2,6 +2,7 @@
 import { HwTestError, exitCodeFor, errorMessage } from '../errors.js';
 import { mask, registerUrlSecrets } from '../log.js';
 import { isInteractive, type CliCommand, type CliIo } from './io.js';
+import { handleSignals } from './signals.js';
 
 /**
  * Subcommands are imported on demand, so that `--help` and `boards` load no driver, QEMU helper
@@ -55,16 +56,7 @@ Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
 
 async function main(argv: string[]): Promise<number> {
   const ctl = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals += 1;
-    // A second signal forces the exit: the user has given up on the clean teardown.
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`hw-test: ${sig}: powering off, releasing the board and writing the report...\n`);
-    ctl.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleSignals(ctl);
 
   // Every line the CLI prints is masked: a secret a board echoed, an image URL's password.
   const io: CliIo = {

@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
 import type { RunSummary } from '../report/model.js';
+import { checkReportsDir } from '../report/reports-dir.js';
+import { inputFile } from '../util/input-file.js';
 import { parse } from './args.js';
 import { progressView } from './progress.js';
 import type { CliCommand, CliIo } from './io.js';
@@ -73,15 +74,22 @@ async function main(argv: string[], io: CliIo): Promise<number> {
       throw new InputError(`--grep ${values.grep}: not a valid regular expression`);
     }
   }
-  if (values.image && !/^https?:\/\//.test(values.image) && !existsSync(values.image)) {
-    throw new InputError(`--image ${values.image}: no such file`, { file: values.image });
+  if (values.image && !/^https?:\/\//.test(values.image)) {
+    inputFile(values.image, `--image ${values.image}`, { blockOk: true });
   }
+  // Before any board is touched: a report folder that cannot be (a file, /proc, read-only).
+  checkReportsDir(values.reports);
+  if (io.env.HW_TEST_SSH_KEY) inputFile(io.env.HW_TEST_SSH_KEY, `HW_TEST_SSH_KEY ${io.env.HW_TEST_SSH_KEY}`);
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const suites = values.suite
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  if (suites.length === 0)
+    throw new InputError(
+      `--suite ${values.suite}: no suite named (suites are comma separated: boot,network)`,
+    );
   const { resolveBoards } = await import('../runner/multi.js');
   const boards = await resolveBoards(values.board, labFile);
   const { suiteFiles } = await import('../runner/suites.js');

@@ -1,8 +1,9 @@
-import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InfraError } from '../errors.js';
+import { InfraError, InputError } from '../errors.js';
 import { maskDeep } from '../log.js';
 import { junitXml } from './junit.js';
+import { mkdirs } from '../util/mkdirs.js';
 import { missedSuites } from './miss.js';
 import type { RunSummary } from './model.js';
 
@@ -29,7 +30,12 @@ export function newRunId(now = new Date()): string {
 
 export async function createRunDir(reportsDir: string, board: string, runId: string): Promise<string> {
   const dir = path.join(reportsDir, board, runId);
-  await mkdir(dir, { recursive: true });
+  // Not mkdir's recursive option: it spins for ever under /proc (rig/util/mkdirs.ts).
+  await mkdirs(dir).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot create the report folder ${dir} (${err.code ?? err.message})`, {
+      file: dir,
+    });
+  });
   return dir;
 }
 

@@ -28,7 +28,8 @@ describe('Jenkinsfile and Jenkinsfile.nightly, against the CLI', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    expect(pkg.scripts['hw-test']).to.equal('node dist/rig/cli/main.js');
+    // exec: npm's SIGTERM reaches hw-test itself, not a shell that dies and leaves it running.
+    expect(pkg.scripts['hw-test']).to.equal('exec node dist/rig/cli/main.js');
     expect(jenkinsfile).to.match(/^\s*exec node dist\/rig\/cli\/main\.js "\$@"$/m);
   });
 
