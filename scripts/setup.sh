@@ -13,6 +13,7 @@ PACKAGES=(
 	qemu-system-x86 qemu-system-arm qemu-utils u-boot-qemu # virtual boards
 	grub-pc-bin grub-common u-boot-tools                   # their bootloaders
 	mtools dosfstools e2fsprogs fdisk cpio kmod binutils   # image building without mounting (readelf)
+	debootstrap openssl                                    # the stock Debian fixture; rpi-boot's userconf.txt hash
 	xz-utils zstd bzip2 unzip bmap-tools                   # image formats, bmaptool for comparison
 	gcc libc6-dev liblzma-dev                              # the flasher's in-process xz decoder (scripts/build-native.sh)
 	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
@@ -64,4 +65,11 @@ bash scripts/build-native.sh
 for arch in x86_64 armv7; do
 	node --enable-source-maps dist/rig/cli/main.js image build --arch "$arch" --variant v1 --quiet-if-cached >/dev/null
 done
+# The stock Debian 12 image (docs/your-os.md): debootstrap, so root and Debian's mirrors; minutes
+# on a fresh machine, cached by the hash of os/stock-debian/ afterwards.
+if [[ $(id -u) -eq 0 ]]; then
+	node --enable-source-maps dist/rig/cli/main.js image build --stock debian-12 --quiet-if-cached >/dev/null
+else
+	say "not root: the stock Debian image (npm test's debian-12 fixture) is not built; those tests will skip"
+fi
 say "ready"

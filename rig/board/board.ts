@@ -2,6 +2,7 @@ import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import type { Console } from '../console/console.js';
 import type { PowerSwitch } from '../power/power-switch.js';
+import type { StepRecord } from '../report/model.js';
 import type { SdMux } from '../sdmux/sd-mux.js';
 
 /**
@@ -22,6 +23,8 @@ export interface BoardInstance {
   readonly console: Console;
   /** Where the image is written: the mux's host device, or a virtual board's disk image file. */
   readonly storage: string;
+  /** The board's own power and mux actions, when it records them (a lab board), for summary.json. */
+  readonly steps?: readonly StepRecord[];
   /** Teardown: power off, mux off, stop helpers (QEMU, dnsmasq ...). Idempotent. */
   release(): Promise<void>;
 }

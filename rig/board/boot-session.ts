@@ -1,10 +1,11 @@
 import type { BoardType } from '../catalog/board.js';
+import { markerHint, timeoutHint, type EffectiveBoardType } from '../catalog/effective-board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import type { Console, FailurePattern } from '../console/console.js';
 import { FailError, HwTestError, InfraError, TimeoutError } from '../errors.js';
 import { logger } from '../log.js';
 import type { PowerSwitch } from '../power/power-switch.js';
-import type { BootSession, BootStage, ConsoleShell } from '../../suites/fixture.js';
+import type { BootSession, BootStage, ConsoleShell } from '../suite-api/contracts.js';
 import { ConsoleShellImpl, consoleLogin } from './console-shell.js';
 
 const log = logger('boot');
@@ -88,32 +89,36 @@ export class ConsoleBootSession implements BootSession {
     const { type, os, console } = this.deps;
     const t = type.timeouts;
     if (stage === 'bootloader' && this.powerOnAt === undefined) await this.powerOn(signal);
-    const wait = async (pattern: string, timeoutS: number, what: string) => {
+    const wait = async (
+      pattern: string,
+      key: 'bootloader' | 'kernel' | 'userspace' | 'login',
+      what: string,
+    ) => {
       try {
         await console.expect(new RegExp(pattern, 'm'), {
-          timeoutMs: timeoutS * 1000,
+          timeoutMs: t[key] * 1000,
           signal,
           failOn: this.deps.failurePatterns,
           what,
         });
       } catch (err) {
-        throw this.classify(err, what);
+        throw this.classify(err, what, key);
       }
     };
     switch (stage) {
       case 'bootloader':
-        await wait(type.markers.bootloader, t.bootloader, 'the bootloader');
+        await wait(type.markers.bootloader, 'bootloader', 'the bootloader');
         break;
       case 'kernel':
-        await wait(type.markers.kernel, t.kernel, 'the kernel');
+        await wait(type.markers.kernel, 'kernel', 'the kernel');
         break;
       case 'userspace':
-        await wait(type.markers.userspace, t.userspace, 'userspace');
+        await wait(type.markers.userspace, 'userspace', 'userspace');
         break;
       case 'login':
         await wait(
           os.console.user ? os.console.loginPrompt : os.console.shellPrompt,
-          t.login,
+          'login',
           'the login prompt',
         );
         break;
@@ -121,7 +126,7 @@ export class ConsoleBootSession implements BootSession {
         try {
           await consoleLogin(console, os, t.login * 1000, signal);
         } catch (err) {
-          throw this.classify(err, 'a shell after login');
+          throw this.classify(err, 'a shell after login', 'login', 'shellPrompt');
         }
         this.shellImpl = new ConsoleShellImpl(console, os, t.command * 1000);
         break;
@@ -133,7 +138,12 @@ export class ConsoleBootSession implements BootSession {
   }
 
   /** A silent console is the rig's fault when not one byte came since power on; otherwise the board's. */
-  private classify(err: unknown, what: string): unknown {
+  private classify(
+    err: unknown,
+    what: string,
+    key: 'bootloader' | 'kernel' | 'userspace' | 'login',
+    prompt?: 'shellPrompt',
+  ): unknown {
     if (!(err instanceof TimeoutError)) return err;
     const received = this.deps.console.bytesReceived - this.bytesAtPowerOn;
     if (received === 0 && this.deps.consoleProven) {
@@ -148,8 +158,14 @@ export class ConsoleBootSession implements BootSession {
         err.context,
       );
     }
+    // Which limit ran out, where it was set and how to change it; for a marker, which line was awaited.
+    const type = this.deps.type as EffectiveBoardType;
+    const waited =
+      key === 'login'
+        ? `console.${prompt ?? (this.deps.os.console.user ? 'loginPrompt' : 'shellPrompt')} of the OS profile ${this.deps.os.file}`
+        : markerHint(type, key);
     return new FailError(
-      `${what} not reached within ${Math.round(Number(err.context.timeoutMs) / 1000)} s`,
+      `${what} not reached within ${Number((Number(err.context.timeoutMs) / 1000).toFixed(1))} s (waiting for ${waited}; ${timeoutHint(type, key)})`,
       err.context,
     );
   }

@@ -1,7 +1,7 @@
 import type { Console } from '../console/console.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { FailError } from '../errors.js';
-import type { CommandResult, ConsoleShell } from '../../suites/fixture.js';
+import type { CommandResult, ConsoleShell } from '../suite-api/contracts.js';
 
 let nonce = 0;
 

@@ -7,7 +7,7 @@ import { SerialConsole } from '../console/serial.js';
 import { InputError } from '../errors.js';
 import { QemuPower } from '../power/qemu-power.js';
 import { QemuMachine, type QemuOptions } from '../qemu/qemu.js';
-import { VirtualCardSlot } from '../sdmux/card-slot.js';
+import { VirtualCardSlot } from '../sim/card-slot.js';
 import type { Spawner } from '../util/spawn.js';
 import type { BoardInstance } from './board.js';
 

@@ -1,64 +1,21 @@
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import type { GpioDriver } from '../gpio/open.js';
+import { capabilitySchema, type DriverDescriptor, type WiringView } from './drivers.js';
+import { GPIO_DRIVERS } from '../gpio/registry.js';
+import { POWER_DRIVERS, type PowerSpec } from '../power/registry.js';
+import { MUX_DRIVERS, type MuxSpec } from '../sdmux/registry.js';
+import { QEMU_SERIAL } from '../power/qemu-power.js';
 import { BOARDS_DIR, boardNames } from './board.js';
-import { ROOT, loadYaml } from './schema.js';
+import { ROOT, loadYaml, readSchema } from './schema.js';
 
 /**
  * The lab wiring file: which relay, mux, UART and network port belong to which board instance on
- * this rig host. Each YAML key maps one-to-one onto a driver's constructor argument
- * (boards/schema/lab.schema.json; a worked example in docs/wiring.md).
+ * this rig host. Each YAML key maps one-to-one onto a driver's constructor argument: the drivers
+ * describe their keys themselves (rig/power/registry.ts, rig/sdmux/registry.ts), and the file's
+ * schema is boards/schema/lab.base.schema.json plus theirs (a worked example in docs/wiring.md).
  */
-export type PowerSpec =
-  | {
-      driver: 'gpio-relay';
-      gpio?: GpioDriver;
-      chip: string;
-      line: number;
-      activeLow?: boolean;
-      offTimeMs?: number;
-      settleMs?: number;
-    }
-  | {
-      driver: 'sim-gpio-relay';
-      chip?: string;
-      line: number;
-      activeLow?: boolean;
-      offTimeMs?: number;
-      settleMs?: number;
-    }
-  | { driver: 'uhubctl'; location: string; port: number; offTimeMs?: number; settleMs?: number }
-  | {
-      driver: 'command';
-      on: string[];
-      off: string[];
-      state?: string[];
-      offTimeMs?: number;
-      settleMs?: number;
-    }
-  | { driver: 'qemu'; offTimeMs?: number };
-
-export type MuxSpec =
-  | { driver: 'usbsdmux'; sg: string; device: string; timeoutMs?: number }
-  | { driver: 'sdwire'; serial: string; device: string; timeoutMs?: number }
-  | {
-      driver: 'gpio-mux';
-      gpio?: GpioDriver;
-      chip: string;
-      select: number;
-      hostLevel?: 0 | 1;
-      cardPower?: { line: number; activeLow?: boolean };
-      device: string;
-      timeoutMs?: number;
-    }
-  | {
-      driver: 'virtual-mux';
-      chip?: string;
-      select: number;
-      hostLevel?: 0 | 1;
-      image?: string;
-      timeoutMs?: number;
-    };
+export type { PowerSpec } from '../power/registry.js';
+export type { MuxSpec } from '../sdmux/registry.js';
 
 export interface LabInstanceSpec {
   type: string;
@@ -86,8 +43,24 @@ export interface LabInstance extends LabInstanceSpec {
 export const WIRING_DOCS = 'docs/wiring.md';
 export const LABS_DIR = path.join(ROOT, 'boards', 'labs');
 export const VIRTUAL_LAB = path.join(LABS_DIR, 'virtual.yaml');
-/** `serial.device` of a virtual board: its QEMU pty, allocated at each power on. */
-export const QEMU_SERIAL = 'qemu';
+export { QEMU_SERIAL };
+
+/** The lab file's schema: the base, with `power`, `mux` and `gpio` from the driver registries. */
+export function labSchema(): Record<string, unknown> {
+  const base = readSchema('lab.base.schema.json');
+  const definitions = (base.definitions ?? {}) as Record<string, unknown>;
+  return {
+    ...base,
+    definitions: {
+      ...definitions,
+      gpioDriver: { enum: GPIO_DRIVERS.map((d) => d.name) },
+      power: capabilitySchema('power', POWER_DRIVERS),
+      mux: capabilitySchema('mux', MUX_DRIVERS),
+    },
+  };
+}
+
+const LAB_SCHEMA = { id: 'lab', compose: labSchema };
 
 /** `--lab FILE`, else `$HW_TEST_LAB`; undefined when neither is set. */
 export function labPath(
@@ -99,7 +72,7 @@ export function labPath(
 }
 
 export function loadLab(file: string, boardsDir = BOARDS_DIR): Lab {
-  const lab = { ...loadYaml<Omit<Lab, 'file'>>(file, 'lab.schema.json', 'lab'), file };
+  const lab = { ...loadYaml<Omit<Lab, 'file'>>(file, LAB_SCHEMA, 'lab'), file };
   const types = boardNames(boardsDir);
   for (const [name, inst] of Object.entries(lab.boards)) {
     if (!types.includes(inst.type)) {
@@ -116,23 +89,21 @@ export function loadLab(file: string, boardsDir = BOARDS_DIR): Lab {
   return lab;
 }
 
-/** Cross-field rules the schema cannot say in one line. */
+/** Cross-field rules the schema cannot say in one line: each driver's own (`check`). */
 function checkDrivers(file: string, name: string, inst: LabInstanceSpec): void {
-  const virtualPower = inst.power.driver === 'sim-gpio-relay' || inst.power.driver === 'qemu';
-  if (inst.mux?.driver === 'virtual-mux' && inst.power.driver !== 'sim-gpio-relay') {
-    throw new InputError(`${file}: boards.${name}.mux: a virtual-mux needs the sim-gpio-relay power driver`, {
-      file,
-      field: `boards.${name}.mux.driver`,
-    });
-  }
-  if (virtualPower && inst.serial.device !== QEMU_SERIAL) {
-    throw new InputError(
-      `${file}: boards.${name}.serial.device must be "${QEMU_SERIAL}" for a virtual board (its console is the QEMU pty)`,
-      {
+  const drivers: (DriverDescriptor<{ driver: string }> | undefined)[] = [
+    MUX_DRIVERS.find((d) => d.name === inst.mux?.driver),
+    POWER_DRIVERS.find((d) => d.name === inst.power.driver),
+  ];
+  const wiring: WiringView = inst;
+  for (const d of drivers) {
+    const problem = d?.check?.(wiring);
+    if (problem) {
+      throw new InputError(`${file}: boards.${name}.${problem.text}`, {
         file,
-        field: `boards.${name}.serial.device`,
-      },
-    );
+        field: `boards.${name}.${problem.field}`,
+      });
+    }
   }
 }
 

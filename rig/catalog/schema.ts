@@ -1,38 +1,38 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { inputFile } from '../util/input-file.js';
+import { ROOT } from './root.js';
 
 const require = createRequire(import.meta.url);
 
-/** The repository root: dist/rig/catalog/ or rig/catalog/ -> root. */
-export const ROOT = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('hw-test: cannot find the package root');
-    dir = up;
-  }
-  return dir;
-})();
+export { ROOT } from './root.js';
 
 export const SCHEMA_DIR = path.join(ROOT, 'boards', 'schema');
 
 let ajv: import('ajv').default | undefined;
 const validators = new Map<string, ValidateFunction>();
 
-function validator(schemaFile: string): ValidateFunction {
-  let v = validators.get(schemaFile);
+/** A schema file under boards/schema/, or a schema composed at load time (the lab file's). */
+export type SchemaSource = string | { readonly id: string; compose(): object };
+
+/** A JSON schema file of boards/schema/. */
+export function readSchema(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path.join(SCHEMA_DIR, file), 'utf8')) as Record<string, unknown>;
+}
+
+function validator(source: SchemaSource): ValidateFunction {
+  const id = typeof source === 'string' ? source : source.id;
+  let v = validators.get(id);
   if (!v) {
     // Loaded lazily: `hw-test --help` must not pay for a schema compiler.
     const Ajv = require('ajv') as typeof import('ajv').default;
     ajv ??= new Ajv({ allErrors: true, useDefaults: true, strict: false, formats: { regex: isRegex } });
-    v = ajv.compile(JSON.parse(readFileSync(path.join(SCHEMA_DIR, schemaFile), 'utf8')) as object);
-    validators.set(schemaFile, v);
+    v = ajv.compile(typeof source === 'string' ? readSchema(source) : source.compose());
+    validators.set(id, v);
   }
   return v;
 }
@@ -84,7 +84,7 @@ function describe(e: ErrorObject): { field: string; expected: string } {
 }
 
 /** Parses a YAML file and validates it; bad input gets one line naming the file and the field. */
-export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
+export function loadYaml<T>(file: string, schema: SchemaSource, what: string): T {
   // A directory or a named pipe is refused before the read (a pipe would block it for ever).
   if (existsSync(file)) inputFile(file, `${file}: ${what} file`);
   let text: string;
@@ -112,7 +112,7 @@ export function loadYaml<T>(file: string, schemaFile: string, what: string): T {
       : String((err as Error).message);
     throw new InputError(`${file}: invalid YAML: ${why}`, { file });
   }
-  const validate = validator(schemaFile);
+  const validate = validator(schema);
   if (!validate(data)) {
     // A misspelt key also makes its correct name "missing": naming the unknown key says more.
     const errors = validate.errors!;

@@ -1,9 +1,18 @@
 import { loadAllBoards } from '../catalog/board.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
+const OPTIONS = [
+  {
+    name: 'lab',
+    value: 'FILE',
+    description: 'the lab wiring file: which real boards are wired here (default: $HW_TEST_LAB)',
+  },
+  { name: 'json', description: 'one JSON array instead of the table' },
+] as const satisfies OptionTable;
+
 async function main(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parse('boards', argv, { lab: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseOptions('boards', argv, OPTIONS);
   const boards = loadAllBoards();
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const wired = new Map<string, string[]>();
@@ -35,6 +44,6 @@ async function main(argv: string[], io: CliIo): Promise<number> {
 
 export const command: CliCommand = {
   summary: 'list the board types and whether they are wired on this host',
-  usage: 'Usage: hw-test boards [--lab FILE] [--json]',
+  usage: helpText({ synopsis: 'Usage: hw-test boards [--lab FILE] [--json]', options: OPTIONS }),
   main,
 };

@@ -1,29 +1,29 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeDashboard } from '../report/dashboard/index.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 
-const USAGE = `Usage: hw-test dashboard REPORTS_DIR [--out DIR] [--last N]
+const OPTIONS = [
+  { name: 'out', value: 'DIR', description: 'where index.html goes (default: REPORTS_DIR/dashboard)' },
+  { name: 'last', value: 'N', description: 'runs per board in the trends (default: 20)' },
+] as const satisfies OptionTable;
 
-Writes a static page (no network: inline CSS and SVG) with the board x suite matrix of the
+const USAGE = helpText({
+  synopsis: 'Usage: hw-test dashboard REPORTS_DIR [--out DIR] [--last N]',
+  intro: `Writes a static page (no network: inline CSS and SVG) with the board x suite matrix of the
 latest verdicts, linked to each run's Allure report, and per-board trends of boot time, flash
 throughput and suite duration.
 
-  REPORTS_DIR      the --reports folder of hw-test runs (<board>/<run-id>/summary.json)
-  --out DIR        where index.html goes (default: REPORTS_DIR/dashboard)
-  --last N         runs per board in the trends (default: 20)`;
+  REPORTS_DIR      the --reports folder of hw-test runs (<board>/<run-id>/summary.json)`,
+  options: OPTIONS,
+});
 
 export const command: CliCommand = {
   summary: 'write a static lab dashboard (board x suite matrix, trends)',
   usage: USAGE,
   async main(argv, io) {
-    const { values, positionals } = parse(
-      'dashboard',
-      argv,
-      { out: { type: 'string' }, last: { type: 'string' } },
-      true,
-    );
+    const { values, positionals } = parseOptions('dashboard', argv, OPTIONS, { positionals: true });
     if (positionals.length !== 1)
       throw new InputError('dashboard: REPORTS_DIR expected (see hw-test dashboard --help)');
     const reportsDir = positionals[0];

@@ -1,44 +1,60 @@
 import { InputError } from '../errors.js';
 import { flash } from '../flash/index.js';
 import { maskUrl } from '../log.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
 
-const USAGE = `Usage:
-  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]
+const OPTIONS = [
+  {
+    name: 'image',
+    value: 'SRC',
+    description:
+      'raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an http(s) URL: cached under ~/.cache/hw-test/downloads and revalidated every time (ETag or Last-Modified; a server with neither is downloaded again), resumed after a drop, checked against URL.sha256 when the server publishes one',
+  },
+  {
+    name: 'image-sha256',
+    value: 'HEX',
+    description: "the image's expected sha256 (a download that differs is refused)",
+  },
+  {
+    name: 'to',
+    value: 'DEVICE|FILE',
+    description: 'a removable block device, a declared one, or a regular file',
+  },
+  {
+    name: 'bmap',
+    value: 'FILE',
+    description: 'bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)',
+  },
+  { name: 'no-verify', description: 'skip the read-back verify' },
+  {
+    name: 'declare',
+    value: 'DEVICE',
+    description: "allow this non-removable device, as a lab file's mux device does (repeatable)",
+    multiple: true,
+  },
+] as const satisfies OptionTable;
 
-  --image SRC       raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an
-                    http(s) URL: cached under ~/.cache/hw-test/downloads and revalidated every time
-                    (ETag or Last-Modified; a server with neither is downloaded again), resumed
-                    after a drop, checked against URL.sha256 when the server publishes one
-  --image-sha256 HEX  the image's expected sha256 (a download that differs is refused)
-  --to DEVICE|FILE  a removable block device, a declared one, or a regular file
-  --bmap FILE       bmaptool map (default: IMAGE.bmap next to the image, compression suffix stripped)
-  --no-verify       skip the read-back verify
-  --declare DEVICE  allow this non-removable device, as a lab file's mux device does (repeatable)
-
-Refuses mounted, root, swap, too-small and undeclared fixed devices, files that back a loop device
+const USAGE = helpText({
+  synopsis:
+    'Usage:\n  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]',
+  options: OPTIONS,
+  notes: `Refuses mounted, root, swap, too-small and undeclared fixed devices, files that back a loop device
 or are the image itself, and paths under /dev that are not a device, before writing. Checks each
 image before writing where it can be judged whole: xz and zstd indexes, a raw image's bmap
 checksums, a gz or bz2 (decompressed once); xz and zstd block checks and a zip's CRC-32 can only be
 judged while writing. A regular file is written to a temporary file beside it and renamed over it
 only when complete and verified, so a failed flash leaves the old file as it was; a device that
 received part of an image that then failed has its first MiB zeroed so that it cannot boot, and the
-error says so.`;
+error says so.`,
+});
 
 export const command: CliCommand = {
   summary: 'write an image to a device or file, sparse, with read-back verify',
   usage: USAGE,
   async main(argv, io) {
-    const { values } = parse('flash', argv, {
-      image: { type: 'string' },
-      'image-sha256': { type: 'string' },
-      to: { type: 'string' },
-      bmap: { type: 'string' },
-      'no-verify': { type: 'boolean' },
-      declare: { type: 'string', multiple: true },
-    });
+    const { values } = parseOptions('flash', argv, OPTIONS);
     if (!values.image || !values.to) {
       io.err('hw-test flash: --image and --to are required (see hw-test flash --help)');
       return 2;

@@ -1,41 +1,54 @@
 import path from 'node:path';
 import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
+import { terminalReporter } from './run-lines.js';
 import type { CliCommand, CliIo } from './io.js';
 
-const USAGE = `Usage: hw-test health-check --board NAME [--lab FILE] [--image KNOWN_GOOD] [--reports DIR]
+const OPTIONS = [
+  { name: 'board', value: 'NAME', description: 'board type (virtual) or lab instance' },
+  { name: 'lab', value: 'FILE', description: 'lab wiring file (default: $HW_TEST_LAB)' },
+  {
+    name: 'image',
+    value: 'KNOWN_GOOD',
+    description: "the known-good image (default: the virtual board's reference image)",
+  },
+  { name: 'os', value: 'FILE', description: 'OS profile of that image (default: the reference OS)' },
+  { name: 'reports', value: 'DIR', description: 'report folder (default: ./reports)', default: 'reports' },
+] as const satisfies OptionTable;
 
-Checks the wiring (doctor, for lab boards) and boots the board's known-good image through the boot
-suite. When both pass, the board's quarantine is lifted; otherwise it stays out of the nightly.
-Exit 0 healthy, 3 not.`;
+const USAGE = helpText({
+  synopsis: 'Usage: hw-test health-check --board NAME [--lab FILE] [--image KNOWN_GOOD] [--reports DIR]',
+  intro: `Checks the wiring (doctor, for lab boards) and boots the board's known-good image through the boot
+suite. When both pass, the board's quarantine is lifted; otherwise it stays out of the nightly.`,
+  options: OPTIONS,
+  notes: 'Exit 0 healthy, 3 not.',
+});
 
 async function main(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parse('health-check', argv, {
-    board: { type: 'string' },
-    lab: { type: 'string' },
-    image: { type: 'string' },
-    os: { type: 'string' },
-    reports: { type: 'string', default: 'reports' },
-  });
+  const { values } = parseOptions('health-check', argv, OPTIONS);
   if (!values.board) throw new InputError('health-check: --board is required');
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const { resolveBoard } = await import('../runner/board-factory.js');
   const board = await resolveBoard(values.board, labFile);
-  if (board.labFile) {
-    const { command: doctor } = await import('./doctor.js');
-    const code = await doctor.main(['--board', board.name, '--lab', board.labFile], io);
+  if (board.labFile && board.wiring) {
+    const { checkWiring } = await import('./doctor.js');
+    const code = await checkWiring(
+      { board: board.name, labFile: board.labFile, lab: board.wiring.lab, env: io.env },
+      io,
+    );
     if (code !== 0) {
       io.err(`health-check: doctor found a wiring problem on ${board.name}: the board stays quarantined`);
       return 3;
     }
   }
   const { runBoard } = await import('../runner/run-board.js');
+  const { builtinSuites, suitesFor } = await import('../catalog/suites.js');
   const summary = await runBoard({
     board,
     os: loadOsProfile(values.os ? path.resolve(values.os) : undefined),
     image: values.image ? path.resolve(values.image) : undefined,
-    suites: ['boot'],
+    suites: suitesFor('healthCheck', await builtinSuites()),
     reportsDir: path.resolve(values.reports),
     lockTimeoutMs: 600_000,
     suiteOptions: {},
@@ -44,7 +57,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     env: io.env,
     reproduce: `npm run hw-test -- health-check --board ${board.name}`,
     healthCheck: true,
-    events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
+    reporters: [terminalReporter(io)],
   });
   if (summary.verdict === 'pass') {
     io.out(`${board.name}: healthy; quarantine lifted`);

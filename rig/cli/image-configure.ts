@@ -6,17 +6,32 @@ import { configureImage, type ImageConfig } from '../image/configure.js';
 import { registerSecret } from '../log.js';
 import { loadPrivateKey, parsePublicKeyLine } from '../net/ssh-key.js';
 import type { Spawner } from '../util/spawn.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliIo } from './io.js';
 
-export const CONFIGURE_USAGE = `hw-test image configure [--hostname H] [--ssh-key FILE[.pub]] [--wifi-ssid S --wifi-psk P | --wifi-psk-file F] [--dev-mode] [--os PROFILE] IMAGE
+export const CONFIGURE_OPTIONS = [
+  { name: 'hostname', value: 'H', description: "the board's hostname (it answers as H.local)" },
+  {
+    name: 'ssh-key',
+    value: 'FILE',
+    description: "a public key (FILE.pub, or FILE when it is one; a private FILE's public half)",
+  },
+  { name: 'wifi-ssid', value: 'S', description: 'WiFi network, with --wifi-psk P or --wifi-psk-file F' },
+  { name: 'wifi-psk', value: 'P', description: 'the WiFi passphrase' },
+  { name: 'wifi-psk-file', value: 'F', description: 'a file holding the WiFi passphrase' },
+  { name: 'dev-mode', description: 'development mode' },
+  { name: 'os', value: 'PROFILE', description: 'OS profile YAML (default: the reference OS)' },
+  { name: 'help', description: 'this help', short: 'h' },
+] as const satisfies OptionTable;
 
-Writes the board's settings into IMAGE's boot partition (raw, uncompressed), without mounting it:
-  --hostname H        the board's hostname (it answers as H.local)
-  --ssh-key FILE      a public key (FILE.pub, or FILE when it is one; a private FILE's public half)
-  --wifi-ssid S       WiFi network, with --wifi-psk P or --wifi-psk-file F (the passphrase)
-  --dev-mode          development mode
-  --os PROFILE        OS profile YAML (default: the reference OS)`;
+export const CONFIGURE_USAGE = helpText({
+  synopsis: `hw-test image configure [--hostname H] [--ssh-key FILE[.pub]] [--wifi-ssid S --wifi-psk P | --wifi-psk-file F] [--dev-mode] [--os PROFILE] IMAGE
+
+Writes the board's settings into IMAGE (raw, uncompressed), into the partition and in the way its OS
+profile's configure block says (files on FAT or ext4, a JSON file, Raspberry Pi OS's boot
+partition), without mounting it:`,
+  options: CONFIGURE_OPTIONS,
+});
 
 /** The public key line from `--ssh-key FILE`: FILE.pub beside a private key, or FILE itself. */
 export function readSshKeyOption(file: string): string {
@@ -49,21 +64,9 @@ export async function configureMain(
   opts: { spawner?: Spawner } = {},
 ): Promise<number> {
   try {
-    const { values, positionals } = parse(
-      'image configure',
-      argv,
-      {
-        hostname: { type: 'string' },
-        'ssh-key': { type: 'string' },
-        'wifi-ssid': { type: 'string' },
-        'wifi-psk': { type: 'string' },
-        'wifi-psk-file': { type: 'string' },
-        'dev-mode': { type: 'boolean' },
-        os: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      true,
-    );
+    const { values, positionals } = parseOptions('image configure', argv, CONFIGURE_OPTIONS, {
+      positionals: true,
+    });
     if (values.help) {
       io.out(CONFIGURE_USAGE);
       return 0;

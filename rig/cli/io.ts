@@ -12,7 +12,10 @@ export interface CliIo {
 /** A subcommand module: `hw-test NAME ...` imports `rig/cli/NAME.js` and calls `main`. */
 export interface CliCommand {
   summary: string;
+  /** Its --help, generated from its option table. */
   usage: string;
+  /** A --help that must load something first (the run's lists the suites' options). */
+  help?: () => Promise<string>;
   main(argv: string[], io: CliIo): Promise<number>;
 }
 

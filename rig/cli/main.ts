@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   run: () => import('./run.js'),
   boards: () => import('./boards.js'),
   doctor: () => import('./doctor.js'),
+  drivers: () => import('./drivers.js'),
   flash: () => import('./flash.js'),
   image: () => import('./image.js'),
   report: () => import('./report.js'),
@@ -22,15 +23,20 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
 const SUMMARIES: Record<string, string> = {
   run: 'flash, boot and test a board (the default: `hw-test --board NAME`)',
   boards: 'list the board types, their capabilities and whether they are wired on this host',
-  doctor: "check a board's wiring (serial, GPIO, mux, power, tools) without flashing",
+  doctor:
+    "check a board's wiring (serial, GPIO, mux, power, tools) without flashing, or an OS profile against an image",
+  drivers: 'list the drivers a lab file can name (power, mux, GPIO), with their keys',
   flash: 'write an image to a device or file, sparse, with read-back verify',
-  image: 'build or configure images of the reference OS',
+  image: 'build, configure or check images (the reference OS, a stock distribution, yours)',
   report: 'render Allure HTML from a run directory',
   dashboard: 'write a static lab dashboard (board x suite matrix, trends)',
   'health-check': 'doctor plus a boot of the known-good image; lifts a quarantine',
 };
 
-export const HELP = `hw-test: hardware-in-the-loop test rig controller
+/** `hw-test --help`: the commands, and every run option (the suites' included) from its table. */
+export async function help(): Promise<string> {
+  const { runOptionLines } = await import('./run.js');
+  return `hw-test: hardware-in-the-loop test rig controller
 
 Usage:
   hw-test --board NAME [--image PATH|URL] [--suite boot,network,...] [options]
@@ -42,17 +48,12 @@ ${Object.entries(SUMMARIES)
   .join('\n')}
 
 Run options:
-  --board NAME[,NAME|all]  board type or lab instance (required)
-  --image PATH|URL         image to flash (default: the virtual board's reference image)
-  --suite LIST             suites to run, comma separated (default: boot)
-  --grep RE                only tests whose title matches
-  --reports DIR            where reports go (default: ./reports)
-  --lab FILE               lab wiring file (default: $HW_TEST_LAB)
-  --os FILE                OS profile of the image under test (default: the reference OS)
+${(await runOptionLines()).join('\n')}
 
 Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
             3 infrastructure error (the rig's fault), 4 nothing was tested (a requested
             suite ran no test: MISS), 130 interrupted.`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const ctl = new AbortController();
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const first = argv[0];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    io.out(HELP);
+    io.out(await help());
     return first === undefined ? 2 : 0;
   }
   const name = first.startsWith('-') ? 'run' : first;
@@ -87,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const { command } = await load();
   const args = name === first ? argv.slice(1) : argv;
   if (args.includes('--help') || args.includes('-h')) {
-    io.out(`${command.summary}\n\n${command.usage}`);
+    io.out(`${command.summary}\n\n${command.help ? await command.help() : command.usage}`);
     return 0;
   }
   return command.main(args, io);

@@ -2,18 +2,27 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { renderAllure } from '../report/allure-render.js';
-import { parse } from './args.js';
+import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 
-const USAGE = `Usage: hw-test report [RUN_DIR] [--history DIR] [--out DIR] [--reports DIR]
+const OPTIONS = [
+  {
+    name: 'history',
+    value: 'DIR',
+    description: 'the previous allure-report (or its history/): carries the trends over',
+  },
+  { name: 'out', value: 'DIR', description: 'where the HTML goes (default: RUN_DIR/allure-report)' },
+  { name: 'reports', value: 'DIR', description: 'where runs are (default: ./reports)' },
+] as const satisfies OptionTable;
 
-Renders a run's Allure HTML (allure-commandline; needs Java) with the verdict classes as
+const USAGE = helpText({
+  synopsis: 'Usage: hw-test report [RUN_DIR] [--history DIR] [--out DIR] [--reports DIR]',
+  intro: `Renders a run's Allure HTML (allure-commandline; needs Java) with the verdict classes as
 categories, the Jenkins build as executor and the reproduce command in the environment.
 
-  RUN_DIR          a run directory (default: REPORTS/<board>/latest when one board ran)
-  --history DIR    the previous allure-report (or its history/): carries the trends over
-  --out DIR        where the HTML goes (default: RUN_DIR/allure-report)
-  --reports DIR    where runs are (default: ./reports)`;
+  RUN_DIR          a run directory (default: REPORTS/<board>/latest when one board ran)`,
+  options: OPTIONS,
+});
 
 /** The one board's latest run, when the reports folder holds exactly one board. */
 async function defaultRunDir(reports: string): Promise<string> {
@@ -48,12 +57,7 @@ export const command: CliCommand = {
   summary: 'render Allure HTML from a run directory',
   usage: USAGE,
   async main(argv, io) {
-    const { values, positionals } = parse(
-      'report',
-      argv,
-      { history: { type: 'string' }, out: { type: 'string' }, reports: { type: 'string' } },
-      true,
-    );
+    const { values, positionals } = parseOptions('report', argv, OPTIONS, { positionals: true });
     if (positionals.length > 1)
       throw new InputError(
         `report: one RUN_DIR expected, got ${positionals.length} (see hw-test report --help)`,

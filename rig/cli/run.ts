@@ -1,34 +1,99 @@
 import path from 'node:path';
-import { loadOsProfile } from '../catalog/os-profile.js';
 import { InputError, exitCodeFor, worst } from '../errors.js';
+import type { OsProfile } from '../catalog/os-profile.js';
 import type { RunSummary } from '../report/model.js';
 import { checkReportsDir } from '../report/reports-dir.js';
 import { inputFile } from '../util/input-file.js';
-import { parse } from './args.js';
-import { progressView } from './progress.js';
+import type { ResolvedBoard } from '../runner/board-factory.js';
+import { suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
+import { helpText, optionLines, parseOptions, type OptionSpec, type OptionValues } from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
-const USAGE = `Usage: hw-test --board NAME[,NAME...|all] [options]
+export const RUN_OPTIONS = [
+  {
+    name: 'board',
+    value: 'NAME[,NAME...|all]',
+    description: 'board type (virtual) or lab instance; a list or "all" (every board wired here)',
+  },
+  {
+    name: 'image',
+    value: 'PATH|URL',
+    description: "image to flash (default: the virtual board's reference image)",
+  },
+  { name: 'suite', value: 'LIST', description: 'suites, comma separated (default: the default suites)' },
+  { name: 'grep', value: 'RE', description: 'only tests whose title matches RE' },
+  { name: 'reports', value: 'DIR', description: 'report folder (default: ./reports)', default: 'reports' },
+  { name: 'lab', value: 'FILE', description: 'lab wiring file (default: $HW_TEST_LAB)' },
+  {
+    name: 'os',
+    value: 'FILE',
+    description: 'OS profile of the image under test (default: the reference OS)',
+  },
+  {
+    name: 'timeout',
+    value: 'STAGE=S[,STAGE=S...]',
+    description:
+      "this run's limits in seconds, over the board type's and the OS profile's (bootloader, kernel, userspace, login, command, dhcp, mdns, ssh ...)",
+  },
+  {
+    name: 'lock-timeout',
+    value: 'S',
+    description: 'wait this long for a busy board, then exit 3 (default: 600)',
+    default: '600',
+  },
+  { name: 'parallel', value: 'N', description: 'boards run at once (default: 1)', default: '1' },
+  {
+    name: 'retries',
+    value: 'N',
+    description: 'infra retries: flash attempts and power cycles after a silent boot (default: 1)',
+    default: '1',
+  },
+  {
+    name: 'quarantine-after',
+    value: 'N',
+    description: 'consecutive infra results that quarantine a board (default: 3)',
+    default: '3',
+  },
+] as const satisfies readonly OptionSpec[];
 
-  --board NAME        board type (virtual) or lab instance; a list or "all" (every board wired here)
-  --image PATH|URL    image to flash (default: the virtual board's reference image)
-  --suite LIST        suites, comma separated (default: boot)
-  --grep RE           only tests whose title matches RE
-  --reports DIR       report folder (default: ./reports)
-  --lab FILE          lab wiring file (default: $HW_TEST_LAB)
-  --os FILE           OS profile of the image under test (default: the reference OS)
-  --lock-timeout S    wait this long for a busy board, then exit 3 (default: 600)
-  --parallel N        boards run at once (default: 1)
-  --retries N         infra retries: flash attempts and power cycles after a silent boot (default: 1)
-  --quarantine-after N  consecutive infra results that quarantine a board (default: 3)
-  --cuts N            update-rollback: power cuts during the update (default: 5)
-  --seed S            update-rollback: seed of the cut points, to replay a failure`;
+type RunValues = OptionValues<typeof RUN_OPTIONS>;
 
-export function reproduceCommand(values: Record<string, unknown>, board: string, labFile?: string): string {
+const SYNOPSIS = 'Usage: hw-test --board NAME[,NAME...|all] [options]';
+
+/** The suites' own options (their manifests'), as run options: `--cuts N`, named after their suite. */
+function suiteOptionTable(catalog: readonly SuiteEntry[]): OptionSpec[] {
+  const taken = new Set<string>(RUN_OPTIONS.map((o) => o.name));
+  return suiteOptions(catalog).map((o) => {
+    if (taken.has(o.name))
+      throw new InputError(
+        `suite ${o.suite}: its option --${o.name} is taken (by a run option or another suite)`,
+      );
+    taken.add(o.name);
+    return { name: o.name, value: o.value, description: `${o.suite}: ${o.description}` };
+  });
+}
+
+/** Every run option, the suites' included, as --help lines. */
+export async function runOptionLines(indent = '  '): Promise<string[]> {
+  const { builtinSuites } = await import('../catalog/suites.js');
+  const catalog = await builtinSuites();
+  const defaults = suitesFor('default', catalog).join(',');
+  const table = RUN_OPTIONS.map((o) =>
+    o.name === 'suite' ? { ...o, description: `suites, comma separated (default: ${defaults})` } : o,
+  );
+  return optionLines([...table, ...suiteOptionTable(catalog)], indent);
+}
+
+export function reproduceCommand(
+  values: Record<string, unknown>,
+  board: string,
+  labFile?: string,
+  suiteOptionNames: readonly string[] = [],
+): string {
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of ['image', 'suite', 'grep', 'os', 'cuts', 'seed'] as const) {
+  for (const k of ['image', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -36,37 +101,23 @@ export function reproduceCommand(values: Record<string, unknown>, board: string,
   return parts.join(' ');
 }
 
-async function main(argv: string[], io: CliIo): Promise<number> {
-  if (argv[0] === 'run') argv = argv.slice(1);
-  const { values } = parse('run', argv, {
-    board: { type: 'string' },
-    image: { type: 'string' },
-    suite: { type: 'string', default: 'boot' },
-    grep: { type: 'string' },
-    reports: { type: 'string', default: 'reports' },
-    lab: { type: 'string' },
-    os: { type: 'string' },
-    'lock-timeout': { type: 'string', default: '600' },
-    parallel: { type: 'string', default: '1' },
-    cuts: { type: 'string' },
-    seed: { type: 'string' },
-    retries: { type: 'string', default: '1' },
-    'quarantine-after': { type: 'string', default: '3' },
-  });
-  const retries = Number(values.retries);
-  if (!Number.isInteger(retries) || retries < 0)
-    throw new InputError(`--retries ${values.retries}: expected a whole number >= 0`);
-  const quarantineAfter = Number(values['quarantine-after']);
-  if (!Number.isInteger(quarantineAfter) || quarantineAfter < 1)
-    throw new InputError(`--quarantine-after ${values['quarantine-after']}: expected a whole number >= 1`);
+function wholeNumber(option: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new InputError(`--${option} ${value}: expected a whole number >= ${min}`);
+  return n;
+}
+
+/** The run's settings from its options: each bad one is bad input naming it. */
+function settings(values: RunValues & { suite: string }) {
+  const retries = wholeNumber('retries', values.retries, 0);
+  const quarantineAfter = wholeNumber('quarantine-after', values['quarantine-after'], 1);
   if (!values.board)
     throw new InputError('--board is required (see hw-test --help; hw-test boards lists them)');
   const lockTimeout = Number(values['lock-timeout']);
   if (!Number.isFinite(lockTimeout) || lockTimeout < 0)
     throw new InputError(`--lock-timeout ${values['lock-timeout']}: expected seconds`);
-  const parallel = Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1)
-    throw new InputError(`--parallel ${values.parallel}: expected a whole number >= 1`);
+  const parallel = wholeNumber('parallel', values.parallel, 1);
   if (values.grep) {
     try {
       new RegExp(values.grep);
@@ -79,9 +130,6 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   }
   // Before any board is touched: a report folder that cannot be (a file, /proc, read-only).
   checkReportsDir(values.reports);
-  if (io.env.HW_TEST_SSH_KEY) inputFile(io.env.HW_TEST_SSH_KEY, `HW_TEST_SSH_KEY ${io.env.HW_TEST_SSH_KEY}`);
-  const labFile = values.lab ?? io.env.HW_TEST_LAB;
-  const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
   const suites = values.suite
     .split(',')
     .map((s) => s.trim())
@@ -90,80 +138,111 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     throw new InputError(
       `--suite ${values.suite}: no suite named (suites are comma separated: boot,network)`,
     );
-  const { resolveBoards } = await import('../runner/multi.js');
-  const boards = await resolveBoards(values.board, labFile);
-  const { suiteFiles } = await import('../runner/suites.js');
-  suiteFiles(suites); // an unknown suite is bad input before any board is touched
-  const { runBoard } = await import('../runner/run-board.js');
-  const suiteOptions: Record<string, string> = {};
-  if (values.cuts) suiteOptions.cuts = values.cuts;
-  if (values.seed) suiteOptions.seed = values.seed;
+  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites };
+}
 
-  const summaries: RunSummary[] = [];
-  if (boards.length > 1) {
-    const { runChildren } = await import('../runner/multi.js');
-    const { readFile } = await import('node:fs/promises');
-    const rest = withoutOptions(argv, ['--board', '--parallel']);
-    await runChildren(
-      boards.map((b) => b.name),
-      rest,
-      { parallel, signal: io.signal, err: (l) => io.err(l) },
-    );
-    for (const b of boards) {
-      const file = path.join(path.resolve(values.reports), b.name, 'latest', 'summary.json');
-      try {
-        summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
-      } catch {
-        io.err(`${b.name}: no report was written (${file})`);
-      }
-    }
-  } else {
-    const b = boards[0];
-    summaries.push(
-      await runBoard({
-        board: b,
-        os,
-        image: values.image
-          ? /^https?:/.test(values.image)
-            ? values.image
-            : path.resolve(values.image)
-          : undefined,
-        suites,
-        grep: values.grep,
-        reportsDir: path.resolve(values.reports),
-        lockTimeoutMs: lockTimeout * 1000,
-        suiteOptions,
-        signal: io.signal,
-        interactive: io.interactive,
-        env: io.env,
-        reproduce: reproduceCommand(values, b.name, b.labFile),
-        retries,
-        quarantineAfter,
-        progress: (label) => progressView(io, label),
-        events: { info: (l) => io.err(l), warn: (l) => io.err(`warning: ${l}`) },
-      }),
-    );
-  }
-  if (io.env.HW_TEST_CHILD) {
-    // The parent prints the summary of every board.
-    return exitFor(summaries);
-  }
-  const { summaryLines } = await import('../report/console.js');
-  for (const line of summaryLines(summaries, path.resolve(values.reports))) io.out(line);
-  if (summaries.length > 1) {
-    const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
-    const rows = combinedRows(summaries, path.resolve(values.reports));
-    io.out('');
-    for (const line of combinedTable(rows, suites)) io.out(line);
-    const file = await writeCombined(
-      path.resolve(values.reports),
-      rows,
-      new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
-    );
-    io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
-  }
+async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'run') argv = argv.slice(1);
+  const { builtinSuites, loadSuites } = await import('../catalog/suites.js');
+  const catalog = await builtinSuites();
+  const parsed = parseOptions('run', argv, RUN_OPTIONS, { extra: suiteOptionTable(catalog) });
+  const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
+  const s = settings(values);
+  if (io.env.HW_TEST_SSH_KEY) inputFile(io.env.HW_TEST_SSH_KEY, `HW_TEST_SSH_KEY ${io.env.HW_TEST_SSH_KEY}`);
+  const labFile = values.lab ?? io.env.HW_TEST_LAB;
+  const { loadOsProfile } = await import('../catalog/os-profile.js');
+  const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
+  const { resolveBoards } = await import('../runner/multi.js');
+  // Each board as this run sees it: the OS profile's timeouts and markers, then --timeout's.
+  const { effectiveBoardType, parseTimeoutOption } = await import('../catalog/effective-board.js');
+  const timeouts = values.timeout ? parseTimeoutOption(values.timeout) : {};
+  const boards = (await resolveBoards(s.board, labFile)).map((b) => ({
+    ...b,
+    type: effectiveBoardType(b.type, os, timeouts),
+  }));
+  await loadSuites(s.suites); // an unknown suite is bad input before any board is touched
+  const reports = path.resolve(values.reports);
+  const summaries =
+    boards.length > 1
+      ? await runMany(boards, argv, reports, s.parallel, io)
+      : [await runOne(boards[0], { values, suiteValues: parsed.extra, settings: s, os, reports }, io)];
+  // The parent prints the summary of every board.
+  if (io.env.HW_TEST_CHILD) return exitFor(summaries);
+  await printResults(summaries, reports, s.suites, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
+}
+
+/** One board, in this process. */
+async function runOne(
+  b: ResolvedBoard,
+  r: {
+    values: RunValues;
+    suiteValues: Record<string, string | undefined>;
+    settings: ReturnType<typeof settings>;
+    os: OsProfile;
+    reports: string;
+  },
+  io: CliIo,
+): Promise<RunSummary> {
+  const { runBoard } = await import('../runner/run-board.js');
+  const { progressView } = await import('./progress.js');
+  const { terminalReporter } = await import('./run-lines.js');
+  const { values, suiteValues, settings: s } = r;
+  const image = values.image && !/^https?:/.test(values.image) ? path.resolve(values.image) : values.image;
+  return runBoard({
+    board: b,
+    os: r.os,
+    image,
+    suites: s.suites,
+    grep: values.grep,
+    reportsDir: r.reports,
+    lockTimeoutMs: s.lockTimeout * 1000,
+    suiteOptions: given(suiteValues),
+    signal: io.signal,
+    interactive: io.interactive,
+    env: io.env,
+    reproduce: reproduceCommand({ ...values, ...suiteValues }, b.name, b.labFile, Object.keys(suiteValues)),
+    retries: s.retries,
+    quarantineAfter: s.quarantineAfter,
+    progress: (label) => progressView(io, label),
+    reporters: [terminalReporter(io)],
+  });
+}
+
+/** The suites' options that were given (every suite sees them all, and reads those it declared). */
+function given(values: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v) out[k] = v;
+  return out;
+}
+
+/** Several boards: a child process each (rig/runner/multi.ts), then each board's summary.json. */
+async function runMany(
+  boards: ResolvedBoard[],
+  argv: string[],
+  reports: string,
+  parallel: number,
+  io: CliIo,
+): Promise<RunSummary[]> {
+  const { runChildren } = await import('../runner/multi.js');
+  const { readFile } = await import('node:fs/promises');
+  const rest = withoutOptions(argv, ['--board', '--parallel']);
+  await runChildren(
+    boards.map((b) => b.name),
+    rest,
+    { parallel, signal: io.signal, err: (l) => io.err(l) },
+  );
+  const summaries: RunSummary[] = [];
+  for (const b of boards) {
+    const file = path.join(reports, b.name, 'latest', 'summary.json');
+    try {
+      summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
+    } catch {
+      io.err(`${b.name}: no report was written (${file})`);
+    }
+  }
+  return summaries;
 }
 
 function exitFor(summaries: RunSummary[]): number {
@@ -184,4 +263,26 @@ function withoutOptions(argv: string[], names: string[]): string[] {
   return out;
 }
 
-export const command: CliCommand = { summary: 'flash, boot and test a board', usage: USAGE, main };
+async function printResults(
+  summaries: RunSummary[],
+  reports: string,
+  suites: string[],
+  io: CliIo,
+): Promise<void> {
+  const { summaryLines } = await import('../report/console.js');
+  for (const line of summaryLines(summaries, reports)) io.out(line);
+  if (summaries.length <= 1) return;
+  const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
+  const rows = combinedRows(summaries, reports);
+  io.out('');
+  for (const line of combinedTable(rows, suites)) io.out(line);
+  const file = await writeCombined(reports, rows, new Date().toISOString().replace(/[-:]/g, '').slice(0, 15));
+  io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
+}
+
+export const command: CliCommand = {
+  summary: 'flash, boot and test a board',
+  usage: helpText({ synopsis: SYNOPSIS, options: RUN_OPTIONS }),
+  help: async () => `${SYNOPSIS}\n\n${(await runOptionLines()).join('\n')}`,
+  main,
+};

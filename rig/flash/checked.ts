@@ -1,4 +1,5 @@
 import { HwTestError, InputError } from '../errors.js';
+import type { ImageFormat } from './flasher.js';
 
 /**
  * A decompressed image as a stream of chunks, in order; a chunk may be reused once the next one is
@@ -49,4 +50,15 @@ function asBadImage(err: unknown, path: string, what: string): Error {
       file: path,
     },
   );
+}
+
+/** An image checked before anything is written: format, decompressed size where knowable. */
+export interface ImageSource {
+  path: string;
+  format: ImageFormat;
+  /** Decompressed size in bytes; raw: file size, xz: its index, zst: frame header, zip: entry, gz/bz2: counted. */
+  size: number | undefined;
+  /** For zip: the entry written. */
+  entry?: string;
+  open(signal?: AbortSignal): Promise<ImageStream>;
 }

@@ -2,7 +2,6 @@ import type { Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import type { HostView } from './safety.js';
 
 /**
  * Where a path that may not exist yet really lands: symlinks followed (a dangling one too, to
@@ -30,6 +29,12 @@ export async function landingPath(dest: string): Promise<string> {
 export const underDev = (p: string) => p === '/dev' || p.startsWith('/dev/');
 
 /** The loop devices whose backing file is this one (by device and inode, not by name). */
+/** Where the host's sysfs and procfs are (a test points them at a fake tree). */
+export interface HostView {
+  sys: string;
+  proc: string;
+}
+
 async function loopsBacking(host: HostView, st: Stats): Promise<string[]> {
   const out: string[] = [];
   let names: string[] = [];

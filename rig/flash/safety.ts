@@ -1,16 +1,13 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { fileInUse, landingPath, underDev } from './file-target.js';
+import { fileInUse, landingPath, underDev, type HostView } from './file-target.js';
 import { logger } from '../log.js';
 
 const log = logger('flash:safety');
 
 /** Where the host's view comes from; tests point these at a fake tree. */
-export interface HostView {
-  sys: string;
-  proc: string;
-}
+export type { HostView } from './file-target.js';
 
 export const REAL_HOST: HostView = { sys: '/sys', proc: '/proc' };
 

@@ -6,8 +6,7 @@ import { InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
 import type { Spawner } from '../util/spawn.js';
-import type { ImageStream } from './checked.js';
-import type { ImageFormat } from './flasher.js';
+import type { ImageSource, ImageStream } from './checked.js';
 import { detectFormat } from './format.js';
 import { nativeXz, xzChunks } from './xz.js';
 import { nativeZstd, zstdChunks } from './zstd.js';
@@ -16,18 +15,7 @@ import { checkedChunks } from './checked.js';
 
 const log = logger('flash:source');
 
-export type { ImageStream } from './checked.js';
-
-/** An image checked before anything is written: format, decompressed size where knowable. */
-export interface ImageSource {
-  path: string;
-  format: ImageFormat;
-  /** Decompressed size in bytes; raw: file size, xz: its index, zst: frame header, zip: entry, gz/bz2: counted. */
-  size: number | undefined;
-  /** For zip: the entry written. */
-  entry?: string;
-  open(signal?: AbortSignal): Promise<ImageStream>;
-}
+export type { ImageSource, ImageStream } from './checked.js';
 
 /** The decompressor per format: the standard tool, in native code, reading the file itself. */
 function tool(format: 'xz' | 'zst' | 'bz2', path: string): [string, string[]] {

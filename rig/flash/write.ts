@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { xxh3 } from '@node-rs/xxhash';
 import { InputError } from '../errors.js';
-import { throwIfAborted } from '../util/abort.js';
+import { throwIfAborted, whenAborted } from '../util/abort.js';
 import type { ImageMap, Range } from './bmap.js';
 import { BufferPool } from './pool.js';
 import type { ProgressMeter } from './progress.js';
@@ -149,11 +149,30 @@ async function writeRaw(src: ImageSource, map: ImageMap, target: Target, o: Writ
     await flusher.done();
   } finally {
     await Promise.allSettled(reads.map((r) => r.read));
-    await pool.drain().catch(() => {});
-    await flusher.done().catch(() => {});
+    await quietly(pool, flusher);
     await fh.close();
   }
   return pieces;
+}
+
+/** After a failure: let the writes in flight end, their errors are the failure's own. */
+async function quietly(pool: BufferPool, flusher: Flusher): Promise<void> {
+  await pool.drain().catch(() => {});
+  await flusher.done().catch(() => {});
+}
+
+/** A stream that ended early (or ran long) is a truncated or wrong image: bad input. */
+function expectSize(file: string, actual: number, expected: number): void {
+  if (actual !== expected) {
+    throw new InputError(
+      `${file}: the image is ${actual} bytes, but ${expected} were expected (truncated?)`,
+      {
+        file,
+        expected,
+        actual,
+      },
+    );
+  }
 }
 
 /**
@@ -170,8 +189,7 @@ async function writeStream(
   const flusher = new Flusher(target);
   const pieces: Piece[] = [];
   const s = await src.open(o.signal);
-  const onAbort = () => s.close();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const unhook = whenAborted(o.signal, () => s.close());
   const ranges = map.ranges;
   let ri = 0;
   let pos = 0;
@@ -228,16 +246,7 @@ async function writeStream(
     }
     await s.done;
     throwIfAborted(o.signal);
-    if (pos !== map.size) {
-      throw new InputError(
-        `${src.path}: the image is ${pos} bytes, but ${map.size} were expected (truncated?)`,
-        {
-          file: src.path,
-          expected: map.size,
-          actual: pos,
-        },
-      );
-    }
+    expectSize(src.path, pos, map.size);
     await pool.drain();
     await flusher.done();
   } catch (err) {
@@ -245,11 +254,10 @@ async function writeStream(
     throwIfAborted(o.signal);
     throw err;
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
+    unhook();
     s.close();
     if (buf) pool.release(buf);
-    await pool.drain().catch(() => {});
-    await flusher.done().catch(() => {});
+    await quietly(pool, flusher);
   }
   return pieces;
 }

@@ -2,8 +2,7 @@ import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { InputError } from '../errors.js';
-import { checkedChunks, type ImageStream } from './checked.js';
-import type { ImageSource } from './source.js';
+import { checkedChunks, type ImageSource, type ImageStream } from './checked.js';
 
 const IMAGE_EXT = /\.(img|raw|iso|wic|hddimg|sdcard|sdimg|rpi-sdimg|bin|dd|image)$/i;
 

@@ -1,7 +1,8 @@
 /**
  * One GPIO line. Implementations: sysfs through onoff (`sysfs.ts`, with the chip base offset
  * resolved from /sys/class/gpio/gpiochipN/{base,label}), the character device through libgpiod's
- * tools (`libgpiod.ts`), and a simulated chip (`sim-chip.ts`) that records every write.
+ * tools (`libgpiod.ts`), and a simulated chip (`rig/sim/gpio-chip.ts`) that records every write.
+ * Each driver's descriptor is listed in `registry.ts`.
  *
  * Contract: values are the *electrical* level (0 or 1); polarity is the caller's business (a relay
  * driver knows whether it is active-low). `claim` fails with an InfraError naming the chip and line

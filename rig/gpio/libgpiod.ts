@@ -1,6 +1,7 @@
 import { InfraError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, type ProcessHandle, type RunResult, type Spawner } from '../util/spawn.js';
+import type { GpioDriver } from './driver.js';
 import type { GpioChip, GpioLine, Level } from './gpio.js';
 
 const log = logger('gpio:libgpiod');
@@ -167,3 +168,14 @@ function waitForBanner(handle: ProcessHandle, what: string, timeoutMs: number): 
     });
   });
 }
+
+/** The character-device GPIO driver (`gpio: libgpiod`: kernels without sysfs GPIO). */
+export const driver: GpioDriver<'libgpiod'> = {
+  name: 'libgpiod',
+  label: "the GPIO character device through libgpiod's tools (v1 or v2)",
+  tools: [
+    { name: 'gpioget', install: 'apt-get install gpiod' },
+    { name: 'gpioset', install: 'apt-get install gpiod' },
+  ],
+  open: (chip, opts) => new LibgpiodChip(chip, { spawner: opts.spawner }),
+};

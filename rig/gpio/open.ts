@@ -1,15 +1,10 @@
-import { InputError } from '../errors.js';
 import type { Spawner } from '../util/spawn.js';
 import type { GpioChip } from './gpio.js';
-import { LibgpiodChip } from './libgpiod.js';
-import { simChip } from './sim-chip.js';
-import { SysfsGpioChip } from './sysfs.js';
-
-export type GpioDriver = 'sysfs' | 'libgpiod' | 'sim';
+import { gpioDriver } from './registry.js';
 
 export interface GpioChipSpec {
-  /** sysfs (default on real rigs), libgpiod (kernels without sysfs GPIO), or sim (the virtual rig). */
-  driver?: GpioDriver;
+  /** A GPIO driver's name (./registry.ts): sysfs (the default), libgpiod, sim (the virtual rig). */
+  driver?: string;
   /** Chip label (`pinctrl-bcm2711`) or character device name (`gpiochip0`). */
   chip: string;
   /** sysfs root, for tests. */
@@ -17,14 +12,5 @@ export interface GpioChipSpec {
 }
 
 export function openGpioChip(spec: GpioChipSpec, opts: { spawner?: Spawner } = {}): GpioChip {
-  switch (spec.driver ?? 'sysfs') {
-    case 'sysfs':
-      return new SysfsGpioChip(spec.chip, { root: spec.sysfsRoot });
-    case 'libgpiod':
-      return new LibgpiodChip(spec.chip, { spawner: opts.spawner });
-    case 'sim':
-      return simChip(spec.chip);
-    default:
-      throw new InputError(`unknown GPIO driver "${String(spec.driver)}": use sysfs, libgpiod or sim`);
-  }
+  return gpioDriver(spec.driver).open(spec.chip, { spawner: opts.spawner, sysfsRoot: spec.sysfsRoot });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { settle } from '../util/abort.js';
+import type { GpioDriver } from './driver.js';
 import type { GpioChip, GpioLine, Level } from './gpio.js';
 
 const log = logger('gpio:sysfs');
@@ -304,3 +305,11 @@ export class SysfsGpioChip implements GpioChip {
     };
   }
 }
+
+/** The sysfs GPIO driver (`gpio: sysfs`, the default on real rigs). */
+export const driver: GpioDriver<'sysfs'> = {
+  name: 'sysfs',
+  label: '/sys/class/gpio through onoff (the chip base offset resolved from its label)',
+  tools: [],
+  open: (chip, opts) => new SysfsGpioChip(chip, { root: opts.sysfsRoot }),
+};

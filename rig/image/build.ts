@@ -28,7 +28,11 @@ export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';
 
 /** Variants whose update bundle is the point (the disk image is v1, the bundle the new root). */
-const BUNDLE_VARIANTS = new Set<string>(['v2', 'health-fails', 'unbootable-update']);
+export const BUNDLE_VARIANTS: ReadonlySet<string> = new Set<string>([
+  'v2',
+  'health-fails',
+  'unbootable-update',
+]);
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
@@ -51,8 +55,9 @@ export async function inputHash(arch: OsArch, variant: string): Promise<string> 
   const osDir = path.join(ROOT, 'os');
   for (const f of await walk(osDir)) {
     const rel = path.relative(osDir, f);
-    // The profiles describe the OS to the controller; they do not change what is built.
-    if (rel.startsWith('profiles') || rel.endsWith('.md')) continue;
+    // The profiles describe the OS to the controller; they do not change what is built. The stock
+    // distribution images (os/stock-*, rig/image/stock.ts) are other OSes with keys of their own.
+    if (rel.startsWith('profiles') || rel.startsWith('stock-') || rel.endsWith('.md')) continue;
     h.update(rel)
       .update('\0')
       .update(await readFile(f))

@@ -1,28 +1,23 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { InputError } from '../errors.js';
 import { logger, registerSecret } from '../log.js';
 import { validateWifiCredentials } from '../net/hostapd.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
-import { FatImage, fatPartitionOffset } from './fat.js';
+import type { PartitionFiles } from './files.js';
+import { requestedItems, type ImageConfig, type ProvisionMethod } from './methods/method.js';
+import { methodFor } from './methods/registry.js';
+import { partitionFiles } from './open-files.js';
+import { findPartition, type FoundPartition } from './partitions.js';
+
+export type { ImageConfig, PlannedWrite, ProvisionMethod } from './methods/method.js';
+export { methodFor } from './methods/registry.js';
 
 const log = logger('image:configure');
 
-export interface ImageConfig {
-  hostname?: string;
-  /** An OpenSSH public key line, put into root's authorized_keys. */
-  sshKey?: string;
-  wifiSsid?: string;
-  wifiPsk?: string;
-  devMode?: boolean;
-}
-
 export interface ConfiguredFile {
-  /** What it configures: `hostname`, `authorizedKeys`, `wifi`, `devMode`. */
-  item: keyof NonNullable<NonNullable<OsProfile['configure']>['files']>;
-  /** Its path in the boot partition. */
+  /** What it configures: `hostname`, `authorizedKeys`, `wifi`, `devMode`, or several (`hostname, authorizedKeys`). */
+  item: string;
+  /** Its path in the partition. */
   path: string;
 }
 
@@ -36,39 +31,9 @@ export function validateHostname(h: string): void {
   }
 }
 
-function render(template: string, values: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (m: string, k: string) => values[k] ?? m);
-}
-
-/** The files to write and their content, per the OS profile's `configure` block. */
-export function configFiles(
-  cfg: ImageConfig,
-  os: OsProfile,
-): { item: ConfiguredFile['item']; path: string; content: string }[] {
-  const c = os.configure;
-  if (!c || c.method === 'none') {
-    throw new InputError(
-      `${os.file}: OS profile "${os.name}" has no way to configure an image (configure.method is ${c?.method ?? 'missing'})`,
-      { file: os.file, field: 'configure' },
-    );
-  }
-  const files = c.files ?? {};
-  const out: { item: ConfiguredFile['item']; path: string; content: string }[] = [];
-  const need = (item: ConfiguredFile['item']): string => {
-    const p = files[item];
-    if (!p)
-      throw new InputError(
-        `${os.file}: configure.files.${item} is not set, so this OS cannot take --${item}`,
-        { file: os.file, field: `configure.files.${item}` },
-      );
-    return p;
-  };
-  if (cfg.hostname !== undefined) {
-    validateHostname(cfg.hostname);
-    out.push({ item: 'hostname', path: need('hostname'), content: `${cfg.hostname}\n` });
-  }
-  if (cfg.sshKey !== undefined)
-    out.push({ item: 'authorizedKeys', path: need('authorizedKeys'), content: `${cfg.sshKey.trim()}\n` });
+/** Checks the settings themselves, whatever the method; the WiFi passphrase becomes a secret. */
+export function validateConfig(cfg: ImageConfig): void {
+  if (cfg.hostname !== undefined) validateHostname(cfg.hostname);
   if (cfg.wifiSsid !== undefined || cfg.wifiPsk !== undefined) {
     if (cfg.wifiSsid === undefined || cfg.wifiPsk === undefined)
       throw new InputError('WiFi needs both --wifi-ssid and --wifi-psk', {
@@ -76,25 +41,38 @@ export function configFiles(
       });
     registerSecret(cfg.wifiPsk);
     validateWifiCredentials({ ssid: cfg.wifiSsid, passphrase: cfg.wifiPsk }, 'image configure');
-    if (!c.wifiTemplate)
-      throw new InputError(`${os.file}: configure.wifiTemplate is not set`, {
-        file: os.file,
-        field: 'configure.wifiTemplate',
-      });
-    out.push({
-      item: 'wifi',
-      path: need('wifi'),
-      content: render(c.wifiTemplate, { ssid: cfg.wifiSsid, psk: cfg.wifiPsk }),
-    });
   }
-  if (cfg.devMode) out.push({ item: 'devMode', path: need('devMode'), content: '1\n' });
-  return out;
+}
+
+/** The partition the profile names, opened with the writer for its filesystem, checked against the method. */
+export async function openConfigPartition(
+  image: string,
+  os: OsProfile,
+  method: ProvisionMethod,
+  spawner: Spawner,
+): Promise<{ part: FoundPartition; files: PartitionFiles }> {
+  const ref = os.configure?.partition ?? 1;
+  const part = findPartition(image, ref);
+  const files = await partitionFiles(image, part, spawner);
+  if (!files || !method.filesystems.includes(files.fs)) {
+    throw new InputError(
+      `${image}: partition ${part.number} holds ${part.fs === 'unknown' ? 'no filesystem hw-test can write' : part.fs}, and configure.method ${os.configure!.method} writes ${method.filesystems.join(' or ')}: check configure.partition and configure.method in ${os.file}`,
+      { file: image, field: 'configure.partition' },
+    );
+  }
+  if (part.needsRecovery) {
+    throw new InputError(
+      `${image}: partition ${part.number} (${part.fs}) has a journal to replay: run e2fsck on it before configuring the image`,
+      { file: image, field: 'configure.partition' },
+    );
+  }
+  return { part, files };
 }
 
 /**
- * Writes hostname, SSH key, WiFi credentials and development mode into the image's boot
- * partition (the OS profile's `configure` block says which file holds what), with mtools at the
- * partition's byte offset: no mount, no root. Returns the files written.
+ * Writes hostname, SSH key, WiFi credentials and development mode into the partition the OS
+ * profile names, the way its `configure.method` says: the image file is written directly, never
+ * mounted. Returns the files written.
  */
 export async function configureImage(
   image: string,
@@ -102,23 +80,15 @@ export async function configureImage(
   os: OsProfile,
   opts: { spawner?: Spawner } = {},
 ): Promise<ConfiguredFile[]> {
-  const files = configFiles(cfg, os);
-  if (files.length === 0) return [];
-  const partition = os.configure?.partition ?? 1;
-  const fat = new FatImage(opts.spawner ?? realSpawner, image, fatPartitionOffset(image, partition));
-  // The WiFi file holds the passphrase: it lives in a private folder only as long as mcopy needs it.
-  const tmp = mkdtempSync(path.join(tmpdir(), 'hwt-configure-'));
-  try {
-    for (const f of files) {
-      const dir = path.posix.dirname(f.path);
-      if (dir !== '.' && dir !== '/') await fat.mkdirs(dir);
-      const local = path.join(tmp, f.item);
-      writeFileSync(local, f.content, { mode: 0o600 });
-      await fat.put(local, f.path);
-      log('%s: wrote %s (%s) to partition %d', image, f.path, f.item, partition);
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+  const method = await methodFor(os);
+  validateConfig(cfg);
+  if (requestedItems(cfg).length === 0) return [];
+  const spawner = opts.spawner ?? realSpawner;
+  const { part, files } = await openConfigPartition(image, os, method, spawner);
+  const writes = await method.plan(cfg, { os, files, part, spawner, image });
+  for (const w of writes) {
+    await files.write(w.path, w.content, w);
+    log('%s: wrote %s (%s) to partition %d', image, w.path, w.item, part.number);
   }
-  return files.map(({ item, path: p }) => ({ item, path: p }));
+  return writes.map(({ item, path }) => ({ item, path }));
 }

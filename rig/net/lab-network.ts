@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, runChecked, type ProcessHandle, type Spawner } from '../util/spawn.js';
@@ -13,11 +13,11 @@ import {
   type Lease,
 } from './dnsmasq.js';
 import { waitForLease } from './leases.js';
-import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
+import { browseService, browseSsh, resolveMdns, type SshInstance } from './mdns.js';
 import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
 import { cidrRange, intToIp } from './subnet.js';
-import type { VirtualNetwork } from './virtual-network.js';
+import type { VirtualNetwork } from './network.js';
 
 const log = logger('net:lab');
 
@@ -85,6 +85,31 @@ async function interfaceAddress(spawner: Spawner, iface: string): Promise<string
   return a;
 }
 
+/** The rig's address on the lab interface, and dnsmasq serving DHCP and DNS on it. */
+async function serveDhcp(
+  spawner: Spawner,
+  config: LabNetworkConfig,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<{ rig: string; leaseFile: string; dnsmasq: ProcessHandle }> {
+  mkdirSync(dir, { recursive: true });
+  const conf = labDnsmasqConfig(config, dir);
+  const rig = conf.rig;
+  await runChecked(spawner, 'ip', ['addr', 'replace', `${rig}/24`, 'dev', config.interface], { signal });
+  await runChecked(spawner, 'ip', ['link', 'set', config.interface, 'up'], { signal });
+  const confFile = path.join(dir, 'dnsmasq.conf');
+  writeFileSync(confFile, dnsmasqConf(conf));
+  writeFileSync(conf.leaseFile, '');
+  const dnsmasq = await startDnsmasq({
+    spawner,
+    wrapper: [],
+    confFile,
+    logFile: path.join(dir, 'dnsmasq.log'),
+    signal,
+  });
+  return { rig, leaseFile: conf.leaseFile, dnsmasq };
+}
+
 /**
  * The network of a real board: the lab interface, optionally with the rig's dnsmasq on it. The
  * board is found by its lease (its hostname, configured into the image) or over mDNS.
@@ -96,36 +121,20 @@ export async function createLabNetwork(o: {
   sshKey: SshKey;
   dir: string;
   spawner?: Spawner;
-  ssh?: { user: string; port: number };
+  /** The OS profile's SSH user and port, and its password when it logs in with one (ssh.password). */
+  ssh?: { user: string; port: number; password?: string };
   signal?: AbortSignal;
 }): Promise<LabNetwork> {
   const spawner = o.spawner ?? realSpawner;
   validateLabNetwork(o.config, o.board);
-  let dnsmasq: ProcessHandle | undefined;
-  let leaseFile: string | undefined;
-  let rig: string;
-  if (o.config.dhcp === 'rig') {
-    mkdirSync(o.dir, { recursive: true });
-    const conf = labDnsmasqConfig(o.config, o.dir);
-    rig = conf.rig;
-    leaseFile = conf.leaseFile;
-    await runChecked(spawner, 'ip', ['addr', 'replace', `${rig}/24`, 'dev', o.config.interface], {
-      signal: o.signal,
-    });
-    await runChecked(spawner, 'ip', ['link', 'set', o.config.interface, 'up'], { signal: o.signal });
-    const confFile = path.join(o.dir, 'dnsmasq.conf');
-    writeFileSync(confFile, dnsmasqConf(conf));
-    writeFileSync(leaseFile, '');
-    dnsmasq = await startDnsmasq({
-      spawner,
-      wrapper: [],
-      confFile,
-      logFile: path.join(o.dir, 'dnsmasq.log'),
-      signal: o.signal,
-    });
-  } else {
-    rig = await interfaceAddress(spawner, o.config.interface);
-  }
+  const { rig, leaseFile, dnsmasq } =
+    o.config.dhcp === 'rig'
+      ? await serveDhcp(spawner, o.config, o.dir, o.signal)
+      : {
+          rig: await interfaceAddress(spawner, o.config.interface),
+          leaseFile: undefined,
+          dnsmasq: undefined,
+        };
   log('%s: lab network on %s (rig %s, dhcp by %s)', o.board, o.config.interface, rig, o.config.dhcp);
   const hostKeys = new RunHostKeys();
   const scope = { interfaceAddress: rig, subnet: o.config.subnet };
@@ -143,6 +152,8 @@ export async function createLabNetwork(o: {
     resolveMdns: (h: string, t: { timeoutMs: number; signal?: AbortSignal }) => resolveMdns(h, scope, t),
     browseSsh: (t: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> =>
       browseSsh(scope, t),
+    browse: (service: string, t: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> =>
+      browseService(scope, service, t),
     async connect(t: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
       const started = Date.now();
       const host = t.host ?? (leaseFile ? (await lease(t)).address : await resolveMdns(o.hostname, scope, t));
@@ -152,6 +163,7 @@ export async function createLabNetwork(o: {
           host,
           port: o.ssh?.port ?? 22,
           username: o.ssh?.user ?? 'root',
+          password: o.ssh?.password,
           key: o.sshKey,
           hostKeys,
           board: o.board,

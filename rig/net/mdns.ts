@@ -144,18 +144,29 @@ export async function resolveMdns(
   }
 }
 
-/**
- * Browses `_ssh._tcp` on the board's network; resolves once an instance (on `host`, when given)
- * is seen with its address, with every instance seen so far.
- */
-export async function browseSsh(
+/** Browses `_ssh._tcp` on the board's network (see browseService). */
+export function browseSsh(
   scope: MdnsScope,
   opts: { timeoutMs: number; signal?: AbortSignal; host?: string },
 ): Promise<SshInstance[]> {
+  return browseService(scope, '_ssh._tcp', opts);
+}
+
+/**
+ * Browses a DNS-SD service type (`_ssh._tcp`, `_http._tcp` ...) on the board's network; resolves
+ * once an instance (on `host`, when given) is seen with its address, with every instance seen so far.
+ */
+export async function browseService(
+  scope: MdnsScope,
+  service: string,
+  opts: { timeoutMs: number; signal?: AbortSignal; host?: string },
+): Promise<SshInstance[]> {
+  const m = /^_([A-Za-z0-9-]+)\._(tcp|udp)$/.exec(service);
+  if (!m) throw new InfraError(`mDNS: "${service}" is not a service type like _ssh._tcp`);
   const { bonjour, mdns, seen, errors } = open(scope);
   const found = new Map<string, SshInstance>();
   const wanted = opts.host?.replace(/\.local$/, '').toLowerCase();
-  const browser = bonjour.find({ type: 'ssh', protocol: 'tcp' });
+  const browser = bonjour.find({ type: m[1], protocol: m[2] as 'tcp' | 'udp' });
   let timer: NodeJS.Timeout | undefined;
   try {
     return await withDeadline(
@@ -214,12 +225,12 @@ export async function browseSsh(
         timeoutMs: opts.timeoutMs,
         signal: opts.signal,
         errorClass: 'fail',
-        message: '_ssh._tcp',
+        message: service,
         context: () => ({ seen: seen.map((a) => `${a.from}: ${a.name} ${a.type} ${a.data}`) }),
       },
     );
   } catch (err) {
-    const what = `no _ssh._tcp instance${wanted ? ` on ${wanted}.local` : ''} with an IPv4 address in ${opts.timeoutMs} ms on ${scope.interfaceAddress}`;
+    const what = `no ${service} instance${wanted ? ` on ${wanted}.local` : ''} with an IPv4 address in ${opts.timeoutMs} ms on ${scope.interfaceAddress}`;
     throw explain(err, what, seen, errors);
   } finally {
     clearTimeout(timer);

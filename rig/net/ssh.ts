@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
-import type { CommandResult, Dut } from '../../suites/fixture.js';
+import type { CommandResult, Dut } from '../suite-api/contracts.js';
 import { FailError, TimeoutError, errorMessage } from '../errors.js';
 import { logger } from '../log.js';
 import { abortPromise, settle, throwIfAborted } from '../util/abort.js';
@@ -50,6 +50,8 @@ export interface SshTarget {
   port: number;
   username: string;
   key: SshKey;
+  /** The OS profile's password (ssh.password), for an image whose authorized_keys cannot be provisioned. */
+  password?: string;
   hostKeys: RunHostKeys;
   /** For messages: the board's name. */
   board?: string;
@@ -73,8 +75,9 @@ function connectOnce(target: SshTarget, timeoutMs: number): Promise<Client> {
       port: target.port,
       username: target.username,
       privateKey: target.key.privateKey,
+      // No agent, and no password unless the profile gives one: only the run's key proves the image took it.
+      ...(target.password ? { password: target.password } : {}),
       readyTimeout: Math.max(1000, timeoutMs),
-      // No agent and no password: only the run's key proves the image took it.
       tryKeyboard: false,
       hostVerifier: (key: Buffer) => {
         if (target.hostKeys.accept(hostId(target), key)) return true;

@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import { InfraError } from '../errors.js';
 import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
-import type { VirtualNetwork } from './virtual-network.js';
+import type { VirtualNetwork } from './network.js';
 
 /** A free TCP port on 127.0.0.1 (for QEMU's hostfwd). */
 export function freePort(): Promise<number> {
@@ -29,7 +29,8 @@ export async function createUserNetwork(opts: {
   nicModel: string;
   sshKey: SshKey;
   reason: string;
-  ssh?: { user: string; port: number };
+  /** The OS profile's SSH user and port, and its password when it logs in with one (ssh.password). */
+  ssh?: { user: string; port: number; password?: string };
 }): Promise<VirtualNetwork> {
   const port = await freePort();
   const mac = ['52', '54', '00', ...randomBytes(3).toString('hex').match(/../g)!].join(':');
@@ -52,12 +53,14 @@ export async function createUserNetwork(opts: {
     leases: () => Promise.resolve(undefined),
     resolveMdns: noMdns,
     browseSsh: noMdns,
+    browse: noMdns,
     connect(o: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
       return sshConnect(
         {
           host: o.host ?? '127.0.0.1',
           port,
           username: opts.ssh?.user ?? 'root',
+          password: opts.ssh?.password,
           key: opts.sshKey,
           hostKeys,
           board: opts.board,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BoardNetwork, Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner, type ProcessHandle, type Spawner } from '../util/spawn.js';
@@ -10,7 +10,7 @@ import { RIG_DOMAIN, dnsmasqConf, readLeaseFile, startDnsmasq, type Lease } from
 export { RIG_DOMAIN };
 import { Ip } from './ip.js';
 import { waitForLease } from './leases.js';
-import { browseSsh, resolveMdns, type SshInstance } from './mdns.js';
+import { browseService, browseSsh, resolveMdns, type SshInstance } from './mdns.js';
 import {
   NET_PREFIX,
   claimRecord,
@@ -27,6 +27,9 @@ import { RunHostKeys, sshConnect } from './ssh.js';
 import type { SshKey } from './ssh-key.js';
 import { freeIndexes, planSubnet, type SubnetPlan } from './subnet.js';
 import { createUserNetwork } from './user-network.js';
+import type { VirtualNetwork } from './network.js';
+
+export type { VirtualNetwork };
 
 const log = logger('net:virtual');
 
@@ -42,26 +45,10 @@ export interface VirtualNetworkOptions {
   stateDir?: string;
   /** First two octets of the board subnets. */
   subnetBase?: string;
-  ssh?: { user: string; port: number };
+  /** The OS profile's SSH user and port, and its password when it logs in with one (ssh.password). */
+  ssh?: { user: string; port: number; password?: string };
   /** `auto` (default): a namespace when root and /dev/net/tun allow it, else user-mode. */
   mode?: 'auto' | 'netns' | 'user';
-}
-
-export interface VirtualNetwork extends BoardNetwork {
-  /** QEMU's `-netdev`/`-device` arguments for the board's NIC. */
-  readonly qemuNetArgs: string[];
-  /** Command prefix QEMU must run under (`ip netns exec hwt-...`), so it opens the namespace's tap. */
-  readonly wrapper: string[];
-  readonly mac: string;
-  /** The namespace and its bridge (netns kind), e.g. for a test's extra DHCP client. */
-  readonly netns?: string;
-  readonly bridge?: string;
-  readonly subnet?: SubnetPlan;
-  /** The name the board resolves through the DHCP-provided DNS, and its address. */
-  readonly rigName?: { name: string; address: string };
-  readonly hostKeys: RunHostKeys;
-  waitForLease?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Lease>;
-  teardown(): Promise<void>;
 }
 
 /** Why a namespace network cannot be made here, or undefined when it can. */
@@ -287,6 +274,10 @@ class NetnsNetwork implements VirtualNetwork {
     return browseSsh(this.scope, o);
   }
 
+  browse(service: string, o: { timeoutMs: number; signal?: AbortSignal }): Promise<SshInstance[]> {
+    return browseService(this.scope, service, o);
+  }
+
   async connect(o: { host?: string; timeoutMs: number; signal?: AbortSignal }): Promise<Dut> {
     const started = Date.now();
     const host = o.host ?? (await this.waitForLease(o)).address;
@@ -295,6 +286,7 @@ class NetnsNetwork implements VirtualNetwork {
         host,
         port: this.opts.ssh?.port ?? 22,
         username: this.opts.ssh?.user ?? 'root',
+        password: this.opts.ssh?.password,
         key: this.opts.sshKey,
         hostKeys: this.hostKeys,
         board: this.opts.board,

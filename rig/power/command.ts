@@ -2,6 +2,8 @@ import { InfraError } from '../errors.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import type { PowerState } from './power-switch.js';
 import { PowerSwitchBase, type PowerTiming } from './switch-base.js';
+import { KEY } from '../catalog/drivers.js';
+import type { PowerDriver } from './driver.js';
 
 export interface CommandPowerOptions extends PowerTiming {
   name: string;
@@ -59,3 +61,27 @@ export class CommandPower extends PowerSwitchBase {
     );
   }
 }
+
+export interface CommandPowerSpec {
+  driver: 'command';
+  on: string[];
+  off: string[];
+  state?: string[];
+  offTimeMs?: number;
+  settleMs?: number;
+}
+
+export const driver: PowerDriver<CommandPowerSpec, 'switch'> = {
+  kind: 'switch',
+  name: 'command',
+  label: 'an external command pair: network PDUs, smart plugs, anything with a CLI',
+  schema: {
+    required: ['on', 'off'],
+    properties: { on: KEY.argv, off: KEY.argv, state: KEY.argv, offTimeMs: KEY.ms, settleMs: KEY.ms },
+  },
+  tools: (spec) =>
+    [spec.on[0], spec.off[0], ...(spec.state ? [spec.state[0]] : [])].map((name) => ({ name })),
+  doctorProbe: (spec) =>
+    spec.state ? 'query' : { skip: 'no state command in the lab file; not switched by doctor' },
+  create: (spec, ctx) => new CommandPower({ name: ctx.name, spawner: ctx.spawner, ...spec }),
+};

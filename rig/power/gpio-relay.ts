@@ -2,6 +2,10 @@ import { InfraError } from '../errors.js';
 import type { GpioChip, GpioLine, Level } from '../gpio/gpio.js';
 import type { PowerState } from './power-switch.js';
 import { PowerSwitchBase, type PowerTiming } from './switch-base.js';
+import { KEY, type GpioLineUse } from '../catalog/drivers.js';
+import { openGpioChip } from '../gpio/open.js';
+import { gpioDriver, type GpioDriverName } from '../gpio/registry.js';
+import type { PowerDriver } from './driver.js';
 
 export interface GpioRelayOptions extends PowerTiming {
   name: string;
@@ -75,3 +79,50 @@ export class GpioRelay extends PowerSwitchBase {
     this.last = 'unknown';
   }
 }
+
+export interface GpioRelaySpec {
+  driver: 'gpio-relay';
+  gpio?: GpioDriverName;
+  chip: string;
+  line: number;
+  activeLow?: boolean;
+  offTimeMs?: number;
+  settleMs?: number;
+}
+
+/** The relay's line, claimed at the level that leaves the board off. */
+export function relayLine(
+  spec: { line: number; activeLow?: boolean },
+  chip: string,
+  driver?: string,
+): GpioLineUse {
+  return { chip, driver, line: spec.line, level: spec.activeLow ? 1 : 0, role: 'relay' };
+}
+
+export const driver: PowerDriver<GpioRelaySpec, 'switch'> = {
+  kind: 'switch',
+  name: 'gpio-relay',
+  label: 'a relay on a GPIO line (its level read back after each switch)',
+  schema: {
+    required: ['chip', 'line'],
+    properties: {
+      gpio: KEY.gpio,
+      chip: KEY.chip,
+      line: KEY.line,
+      activeLow: KEY.activeLow,
+      offTimeMs: KEY.ms,
+      settleMs: KEY.ms,
+    },
+  },
+  tools: (spec) => [...gpioDriver(spec.gpio).tools],
+  gpioLines: (spec) => [relayLine(spec, spec.chip, spec.gpio)],
+  create: (spec, ctx) =>
+    new GpioRelay({
+      name: ctx.name,
+      chip: openGpioChip({ driver: spec.gpio, chip: spec.chip }, { spawner: ctx.spawner }),
+      line: spec.line,
+      activeLow: spec.activeLow,
+      offTimeMs: spec.offTimeMs,
+      settleMs: spec.settleMs,
+    }),
+};

@@ -2,6 +2,8 @@ import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
 import type { QemuMachine, QemuStatus } from '../qemu/qemu.js';
 import type { PowerState, PowerSwitch } from './power-switch.js';
+import { KEY, type WiringProblem, type WiringView } from '../catalog/drivers.js';
+import type { PowerDriver } from './driver.js';
 
 const log = logger('power:qemu');
 
@@ -87,3 +89,30 @@ export class QemuPower implements PowerSwitch {
     await this.machine.stop();
   }
 }
+
+export interface QemuPowerSpec {
+  driver: 'qemu';
+  offTimeMs?: number;
+}
+
+/** A QEMU board listed in a lab file without a simulated relay: QEMU's own power (rig/lab/lab-board.ts). */
+export const driver: PowerDriver<QemuPowerSpec, 'simulated-board'> = {
+  kind: 'simulated-board',
+  name: 'qemu',
+  label: "a QEMU board's own power: process start, kill, QMP reset",
+  schema: { properties: { offTimeMs: KEY.ms } },
+  check: qemuConsole,
+};
+
+/** A virtual board's console is its QEMU pty. */
+export function qemuConsole(w: WiringView): WiringProblem | undefined {
+  return w.serial.device === QEMU_SERIAL
+    ? undefined
+    : {
+        field: 'serial.device',
+        text: `serial.device must be "${QEMU_SERIAL}" for a virtual board (its console is the QEMU pty)`,
+      };
+}
+
+/** `serial.device` of a virtual board: its QEMU pty, allocated at each power on. */
+export const QEMU_SERIAL = 'qemu';

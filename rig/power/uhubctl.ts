@@ -2,6 +2,8 @@ import { InfraError } from '../errors.js';
 import { realSpawner, type RunResult, type Spawner } from '../util/spawn.js';
 import type { PowerState } from './power-switch.js';
 import { PowerSwitchBase, type PowerTiming } from './switch-base.js';
+import { KEY } from '../catalog/drivers.js';
+import type { PowerDriver } from './driver.js';
 
 export interface UhubctlOptions extends PowerTiming {
   name: string;
@@ -104,3 +106,30 @@ export function portState(
   if (!m) return undefined;
   return /\bpower\b/.test(m[2]) ? 'on' : 'off';
 }
+
+export interface UhubctlSpec {
+  driver: 'uhubctl';
+  location: string;
+  port: number;
+  offTimeMs?: number;
+  settleMs?: number;
+}
+
+export const driver: PowerDriver<UhubctlSpec, 'switch'> = {
+  kind: 'switch',
+  name: 'uhubctl',
+  label: "a USB hub port's power (VBUS), through uhubctl",
+  schema: {
+    required: ['location', 'port'],
+    properties: {
+      location: { type: 'string', pattern: '^[0-9]+-[0-9.]+$' },
+      port: { type: 'integer', minimum: 1 },
+      offTimeMs: KEY.ms,
+      settleMs: KEY.ms,
+    },
+  },
+  tools: () => [{ name: 'uhubctl', install: 'apt-get install uhubctl' }],
+  subject: (spec) => `uhubctl ${spec.location} port ${spec.port}`,
+  doctorProbe: () => 'query',
+  create: (spec, ctx) => new UhubctlPower({ name: ctx.name, spawner: ctx.spawner, ...spec }),
+};

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadBoard, type BoardType } from '../catalog/board.js';
+import type { Lab, LabInstance } from '../catalog/lab.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import type { BoardInstance } from '../board/board.js';
 import { InputError } from '../errors.js';
@@ -9,22 +10,33 @@ export interface ResolvedBoard {
   /** Instance name: a lab instance (`odroid-xu4-2`) or the virtual board type's name. */
   name: string;
   type: BoardType;
-  /** The lab file that wires it, when it is real hardware. */
+  /** The lab file that wires it, when it is real hardware (or a virtual rig). */
   labFile?: string;
+  /** That lab file, parsed once for the whole run, and the board's entry in it. */
+  wiring?: { lab: Lab; instance: LabInstance };
 }
 
 /**
  * `--board NAME`: a lab instance when the lab file has one of that name (or of that type), else a
  * virtual board type. A real board type with no wiring on this host is bad input: exit 2, naming
- * the lab file and pointing to the wiring documentation.
+ * the lab file and pointing to the wiring documentation. `lab`: the lab file, already parsed.
  */
-export async function resolveBoard(arg: string, labFile: string | undefined): Promise<ResolvedBoard> {
+export async function resolveBoard(
+  arg: string,
+  labFile: string | undefined,
+  lab?: Lab,
+): Promise<ResolvedBoard> {
   if (labFile) {
     const { loadLab, findInstance } = await import('../catalog/lab.js');
-    const lab = loadLab(labFile);
+    const parsed = lab ?? loadLab(labFile);
     try {
-      const inst = findInstance(lab, arg);
-      return { name: inst.name, type: loadBoard(inst.type), labFile };
+      const instance = findInstance(parsed, arg);
+      return {
+        name: instance.name,
+        type: loadBoard(instance.type),
+        labFile,
+        wiring: { lab: parsed, instance },
+      };
     } catch (err) {
       // Not wired here: a virtual board type still runs without wiring.
       const type = tryVirtual(arg);
@@ -60,13 +72,13 @@ export interface OpenBoardOptions {
 
 /** Composes the drivers of the board: QEMU for a virtual board, the lab's wiring for a real one. */
 export async function openBoard(b: ResolvedBoard, opts: OpenBoardOptions): Promise<BoardInstance> {
-  if (b.labFile) {
-    const { loadLab } = await import('../catalog/lab.js');
-    const { createLabBoard } = await import('../rig/lab-board.js');
-    return createLabBoard(loadLab(b.labFile), b.name, {
+  if (b.wiring) {
+    const { createLabBoard } = await import('../lab/lab-board.js');
+    return createLabBoard(b.wiring.lab, b.name, {
       os: opts.os,
       netArgs: opts.netArgs,
       wrapper: opts.wrapper,
+      type: b.type,
     });
   }
   const { createVirtualBoard } = await import('../board/virtual-board.js');

@@ -1,16 +1,9 @@
 import path from 'node:path';
 import type { OsProfile } from '../catalog/os-profile.js';
+import { sshLogin } from '../catalog/os-expect.js';
 import type { LabInstance } from '../catalog/lab.js';
 import type { WifiCredentials } from '../net/hostapd.js';
 import type { SshKey } from '../net/ssh-key.js';
-import type { ResolvedBoard } from './board-factory.js';
-
-/** The lab file's entry for a board, when it is wired on this host. */
-export async function labInstance(board: ResolvedBoard): Promise<LabInstance | undefined> {
-  if (!board.labFile) return undefined;
-  const { loadLab, findInstance } = await import('../catalog/lab.js');
-  return findInstance(loadLab(board.labFile), board.name);
-}
 
 /**
  * A real board's Ethernet: the lab interface, with the rig's dnsmasq on it unless the lab file
@@ -33,12 +26,12 @@ export async function startLabNetwork(o: {
     hostname: o.hostname,
     sshKey: o.sshKey,
     dir: path.join(o.runDir, 'net'),
-    ssh: { user: o.os.ssh.user, port: o.os.ssh.port },
+    ssh: sshLogin(o.os),
     signal: o.signal,
   });
 }
 
-/** The rig's access point for the wifi suite, with this run's SSID and passphrase. */
+/** The rig's WiFi access point, with this run's SSID and passphrase (a suite's `accessPoint`). */
 export async function startAccessPoint(o: {
   board: string;
   apInterface: string;

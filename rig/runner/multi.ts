@@ -17,10 +17,13 @@ export async function resolveBoards(arg: string, labFile: string | undefined): P
         .map((t) => ({ name: t.name, type: t }));
     }
     const { loadLab, allInstances } = await import('../catalog/lab.js');
-    return Promise.all(allInstances(loadLab(labFile)).map((i) => resolveBoard(i.name, labFile)));
+    const lab = loadLab(labFile);
+    return Promise.all(allInstances(lab).map((i) => resolveBoard(i.name, labFile, lab)));
   }
   if (new Set(names).size !== names.length) throw new InputError(`--board ${arg}: a board is named twice`);
-  return Promise.all(names.map((n) => resolveBoard(n, labFile)));
+  // The lab file is parsed once for all the boards named.
+  const lab = labFile ? (await import('../catalog/lab.js')).loadLab(labFile) : undefined;
+  return Promise.all(names.map((n) => resolveBoard(n, labFile, lab)));
 }
 
 export interface ChildRun {

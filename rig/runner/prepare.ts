@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
+import { configurableItems } from '../catalog/os-expect.js';
 import { InputError } from '../errors.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
 import { registerSecret } from '../log.js';
-import type { RunEvents } from './run-board.js';
+import { resolveArtifacts, type ArtifactSource } from './artifacts.js';
+import type { SuiteArtifact } from '../suite-api/manifest.js';
 import type { ProgressSink } from './flash-step.js';
 import type { WifiCredentials } from '../net/hostapd.js';
 
@@ -30,16 +32,17 @@ export interface PrepareOptions {
   os: OsProfile;
   image?: string;
   runDir: string;
-  suites?: string[];
+  /** What the run's suites need prepared (their manifests' artifacts), and where it may come from. */
+  artifacts?: readonly SuiteArtifact[];
+  artifactSources?: readonly ArtifactSource[];
   signal: AbortSignal;
   env: NodeJS.ProcessEnv;
-  events: RunEvents;
+  /** Lines from building the default image. */
+  onLog?: (line: string) => void;
   progress?: ProgressSink;
   /** The rig's access point for this run: its credentials go into the image. */
   wifi?: WifiCredentials;
 }
-
-const BUNDLES = ['v2', 'health-fails', 'unbootable-update'];
 
 /** The reference image's variant from its cache folder (`<arch>-<variant>-<hash>`). */
 function referenceVersion(file: string): string | undefined {
@@ -49,34 +52,12 @@ function referenceVersion(file: string): string | undefined {
 
 /**
  * Prepare: find or build the image, copy it (sparse) to the board's work folder, and configure
- * the copy for this run: a hostname of its own and a fresh SSH key, written into the boot
- * partition without mounting it.
+ * the copy for this run: a hostname of its own and a fresh SSH key, written where the OS
+ * profile's configure block says (only what its method can take), without mounting it.
  */
 export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
-  const artifacts = new Map<string, string>();
-  let source = o.image;
-  if (!source) {
-    if (!o.board.defaultImage) {
-      throw new InputError(
-        `--image is required for ${o.board.name}: it is real hardware with no default image`,
-        { board: o.board.name },
-      );
-    }
-    const built = await ensureImage(o.board.defaultImage.arch, o.board.defaultImage.variant, {
-      signal: o.signal,
-      env: o.env,
-      onLog: (l) => o.events.info(l),
-    });
-    source = built.image;
-  } else if (!/^https?:\/\//.test(source) && !existsSync(source)) {
-    throw new InputError(`--image ${source}: no such file`, { file: source });
-  }
-  if (o.board.defaultImage && o.suites?.includes('update-rollback')) {
-    for (const v of BUNDLES) {
-      const b = await ensureImage(o.board.defaultImage.arch, v, { signal: o.signal, env: o.env });
-      if (b.bundle) artifacts.set(`update:${v}`, b.bundle);
-    }
-  }
+  const source = await imageSource(o);
+  const artifacts = await resolveArtifacts(o.artifacts ?? [], o.artifactSources ?? [], { signal: o.signal });
   const { sourceToRaw } = await import('./flash-step.js');
   const work = path.join(cacheRoot(o.env), 'work', path.basename(o.runDir));
   await mkdir(work, { recursive: true });
@@ -86,15 +67,22 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   });
   const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
   // Jenkins binds the lab's key and WiFi passphrase from its credentials store; never from the repo.
-  const sshKey = o.env.HW_TEST_SSH_KEY
-    ? loadPrivateKey(o.env.HW_TEST_SSH_KEY)
-    : generateRunKey(`hw-test ${o.board.name}`);
+  // An image that cannot be provisioned trusts a key of its own: the profile may name it (ssh.key).
+  const keyFile = o.env.HW_TEST_SSH_KEY || o.os.ssh.key;
+  const sshKey = keyFile ? loadPrivateKey(keyFile) : generateRunKey(`hw-test ${o.board.name}`);
   registerSecret(o.env.HW_TEST_WIFI_PSK);
   if (o.os.configure && o.os.configure.method !== 'none') {
     const { configureImage } = await import('../image/configure.js');
+    // Only what the profile's method can take: the suites expect the rest from the profile.
+    const can = configurableItems(o.os);
     await configureImage(
       raw.path,
-      { hostname, sshKey: sshKey.publicKey, wifiSsid: o.wifi?.ssid, wifiPsk: o.wifi?.passphrase },
+      {
+        hostname: can.has('hostname') ? hostname : undefined,
+        sshKey: can.has('authorizedKeys') ? sshKey.publicKey : undefined,
+        wifiSsid: o.wifi?.ssid,
+        wifiPsk: o.wifi?.passphrase,
+      },
       o.os,
     );
   }
@@ -110,7 +98,25 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   };
 }
 
-/** Removes a run's work copy. */
-export async function cleanWork(file: string): Promise<void> {
-  await rm(path.dirname(file), { recursive: true, force: true });
+/** The user's image, or the board's default image (built or found in the cache). */
+async function imageSource(o: PrepareOptions): Promise<string> {
+  if (o.image) {
+    if (!/^https?:\/\//.test(o.image) && !existsSync(o.image))
+      throw new InputError(`--image ${o.image}: no such file`, { file: o.image });
+    return o.image;
+  }
+  if (!o.board.defaultImage) {
+    throw new InputError(
+      `--image is required for ${o.board.name}: it is real hardware with no default image`,
+      {
+        board: o.board.name,
+      },
+    );
+  }
+  const built = await ensureImage(o.board.defaultImage.arch, o.board.defaultImage.variant, {
+    signal: o.signal,
+    env: o.env,
+    onLog: o.onLog,
+  });
+  return built.image;
 }

@@ -1,48 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import Mocha from 'mocha';
-import { InputError } from '../errors.js';
 import { mask } from '../log.js';
-import { ROOT } from '../catalog/schema.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
 import { maskingWriter } from '../report/masked-writer.js';
 import { CATEGORIES } from '../report/allure-render.js';
 import type { TestResult } from '../report/model.js';
-import { setRig, type SuiteContext } from '../../suites/fixture.js';
-
-/** Suites are compiled with the controller: dist/suites/<name>/*.spec.js. */
-export const SUITES_DIR = path.join(ROOT, 'dist', 'suites');
-
-export function knownSuites(): string[] {
-  if (!existsSync(SUITES_DIR)) return [];
-  return readdirSync(SUITES_DIR, { withFileTypes: true })
-    .filter(
-      (d) =>
-        d.isDirectory() && readdirSync(path.join(SUITES_DIR, d.name)).some((f) => f.endsWith('.spec.js')),
-    )
-    .map((d) => d.name)
-    .sort();
-}
-
-export function suiteFiles(names: string[]): string[] {
-  const known = knownSuites();
-  const files: string[] = [];
-  for (const name of names) {
-    if (!known.includes(name)) {
-      throw new InputError(
-        `unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}`,
-      );
-    }
-    const dir = path.join(SUITES_DIR, name);
-    files.push(
-      ...readdirSync(dir)
-        .filter((f) => f.endsWith('.spec.js'))
-        .sort()
-        .map((f) => path.join(dir, f)),
-    );
-  }
-  return files;
-}
+import type { SuiteContext } from '../suite-api/contracts.js';
+import { setRig } from '../suite-api/context.js';
 
 export interface SuiteRunOptions {
   files: string[];
@@ -59,6 +22,8 @@ export interface SuiteRunOptions {
   onWriteError?: (err: unknown) => void;
 }
 
+type Allure = typeof import('allure-js-commons');
+
 /**
  * Runs the suites in this process with mocha: allure-mocha writes allure-results, and our
  * collector (one of its extra reporters) builds the neutral result model.
@@ -71,7 +36,45 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     { now: () => opts.now(), excerpt: (a, b) => opts.excerpt(a, b) },
     opts.onResult,
   );
-  setRig({
+  setRig(suiteContext(opts, collector, metrics, allure));
+  if (opts.grep) collector.grep = new RegExp(opts.grep);
+  const mocha = new Mocha({
+    // Each step inside a test has the board's own deadline; mocha's is only a last resort.
+    timeout: 0,
+    grep: opts.grep,
+    reporter: AllureMochaReporter,
+    reporterOptions: {
+      resultsDir: opts.allureResultsDir,
+      writer: await guardedWriter(opts),
+      extraReporters: [[collectorReporter(collector), {}]],
+      // The reproduce line is the user's command line: it may carry a secret.
+      environmentInfo: Object.fromEntries(Object.entries(opts.environment).map(([k, v]) => [k, mask(v)])),
+      categories: CATEGORIES,
+    },
+  });
+  attachConsole(mocha, opts, metrics, allure);
+  for (const f of opts.files) mocha.addFile(f);
+  await mocha.loadFilesAsync();
+  try {
+    await new Promise<void>((resolve) => {
+      const runner = mocha.run(() => resolve());
+      opts.signal.addEventListener('abort', () => runner.abort(), { once: true });
+    });
+  } finally {
+    setRig(undefined);
+    mocha.dispose();
+  }
+  return collector.results;
+}
+
+/** The context `rig()` returns: the run's board, plus the per-test recorders. */
+function suiteContext(
+  opts: SuiteRunOptions,
+  collector: ResultCollector,
+  metrics: Map<string, Record<string, number>>,
+  allure: Allure,
+): SuiteContext {
+  return {
     ...opts.context,
     metric: (name, value) => {
       collector.metric(name, value);
@@ -86,15 +89,19 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
       const title = collector.currentTitle();
       if (title) collector.skipReason(title, reason);
     },
-  });
+  };
+}
 
-  // A full disk must not stop the run: allure-js writes synchronously inside mocha's events, and
-  // an exception there stalls mocha for good (the board then boots on with nobody watching).
-  // Failed writes are dropped and told once; the run's own report says the disk is full.
+/**
+ * A full disk must not stop the run: allure-js writes synchronously inside mocha's events, and
+ * an exception there stalls mocha for good (the board then boots on with nobody watching).
+ * Failed writes are dropped and told once; the run's own report says the disk is full.
+ */
+async function guardedWriter(opts: SuiteRunOptions): Promise<object> {
   const { FileSystemWriter } = await import('allure-js-commons/sdk/reporter');
   const fsWriter = maskingWriter(new FileSystemWriter({ resultsDir: opts.allureResultsDir }));
   let writeFailed = false;
-  const writer = new Proxy(fsWriter, {
+  return new Proxy(fsWriter, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
@@ -109,23 +116,15 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
       };
     },
   });
+}
 
-  if (opts.grep) collector.grep = new RegExp(opts.grep);
-  const mocha = new Mocha({
-    // Each step inside a test has the board's own deadline; mocha's is only a last resort.
-    timeout: 0,
-    grep: opts.grep,
-    reporter: AllureMochaReporter,
-    reporterOptions: {
-      resultsDir: opts.allureResultsDir,
-      writer,
-      extraReporters: [[collectorReporter(collector), {}]],
-      // The reproduce line is the user's command line: it may carry a secret.
-      environmentInfo: Object.fromEntries(Object.entries(opts.environment).map(([k, v]) => [k, mask(v)])),
-      categories: CATEGORIES,
-    },
-  });
-  // The console excerpt of each test goes into Allure as an attachment too.
+/** The console excerpt of each test goes into Allure as an attachment too, with its metrics. */
+function attachConsole(
+  mocha: Mocha,
+  opts: SuiteRunOptions,
+  metrics: Map<string, Record<string, number>>,
+  allure: Allure,
+): void {
   mocha.suite.afterEach(async function () {
     const t = this.currentTest;
     if (!t) return;
@@ -135,17 +134,4 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     const m = metrics.get(t.fullTitle());
     if (m) await allure.attachment('timings', `${JSON.stringify(m, null, 2)}\n`, 'application/json');
   });
-  for (const f of opts.files) mocha.addFile(f);
-  await mocha.loadFilesAsync();
-  try {
-    await new Promise<void>((resolve) => {
-      const runner = mocha.run(() => resolve());
-      const onAbort = () => runner.abort();
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  } finally {
-    setRig(undefined);
-    mocha.dispose();
-  }
-  return collector.results;
 }

@@ -3,6 +3,10 @@ import type { GpioChip, GpioLine, Level } from '../gpio/gpio.js';
 import { settle } from '../util/abort.js';
 import { SdMuxBase, type MuxCommon } from './mux-base.js';
 import type { MuxState } from './sd-mux.js';
+import { KEY, type GpioLineUse } from '../catalog/drivers.js';
+import { openGpioChip } from '../gpio/open.js';
+import { gpioDriver, type GpioDriverName } from '../gpio/registry.js';
+import type { MuxDriver } from './driver.js';
 
 export interface GpioMuxOptions extends MuxCommon {
   chip: GpioChip;
@@ -16,7 +20,7 @@ export interface GpioMuxOptions extends MuxCommon {
 
 /**
  * A GPIO-switched SD mux, like resin's autohat rig: a select pin plus an optional card-power pin.
- * Also the driver of the virtual rig's mux (over a simulated chip, see virtual-mux.ts).
+ * Also the driver of the virtual rig's mux (over a simulated chip, see rig/sim/virtual-mux.ts).
  */
 export class GpioMux extends SdMuxBase {
   readonly #opts: GpioMuxOptions;
@@ -93,3 +97,65 @@ export class GpioMux extends SdMuxBase {
     this.#select = this.#power = undefined;
   }
 }
+
+export interface GpioMuxSpec {
+  driver: 'gpio-mux';
+  gpio?: GpioDriverName;
+  chip: string;
+  select: number;
+  hostLevel?: 0 | 1;
+  cardPower?: { line: number; activeLow?: boolean };
+  device: string;
+  timeoutMs?: number;
+}
+
+/** The lines of a GPIO-switched mux, at the level that leaves the card on the board side, powered. */
+export function muxLines(
+  spec: { select: number; hostLevel?: 0 | 1; cardPower?: { line: number; activeLow?: boolean } },
+  chip: string,
+  driver: string | undefined,
+): GpioLineUse[] {
+  const host = spec.hostLevel ?? 1;
+  const lines: GpioLineUse[] = [
+    { chip, driver, line: spec.select, level: host === 1 ? 0 : 1, role: 'mux select' },
+  ];
+  if (spec.cardPower) {
+    const level = spec.cardPower.activeLow ? 0 : 1;
+    lines.push({ chip, driver, line: spec.cardPower.line, level, role: 'card power' });
+  }
+  return lines;
+}
+
+export const driver: MuxDriver<GpioMuxSpec> = {
+  name: 'gpio-mux',
+  label: 'a GPIO-switched SD mux (select pin, optional card power pin), autohat style',
+  schema: {
+    required: ['chip', 'select', 'device'],
+    properties: {
+      device: KEY.blockDevice,
+      gpio: KEY.gpio,
+      chip: KEY.chip,
+      select: KEY.line,
+      hostLevel: KEY.hostLevel,
+      cardPower: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['line'],
+        properties: { line: KEY.line, activeLow: KEY.activeLow },
+      },
+      timeoutMs: KEY.ms,
+    },
+  },
+  tools: (spec) => [...gpioDriver(spec.gpio).tools],
+  gpioLines: (spec) => muxLines(spec, spec.chip, spec.gpio),
+  create: (spec, ctx) =>
+    new GpioMux({
+      name: ctx.name,
+      beforeSwitch: ctx.beforeSwitch,
+      deviceTimeoutMs: spec.timeoutMs,
+      hostDevice: spec.device,
+      chip: openGpioChip({ driver: spec.gpio, chip: spec.chip }, { spawner: ctx.spawner }),
+      select: { line: spec.select, hostLevel: spec.hostLevel },
+      power: spec.cardPower,
+    }),
+};

@@ -1,7 +1,8 @@
 /**
  * An SD-card multiplexer: the card is on the host (to flash it), on the board (to boot it), or off.
  * Implementations: LXA USB-SD-Mux (`usbsdmux.ts`), SDWire (`sdwire.ts`), a GPIO-switched mux
- * (`gpio-mux.ts`) and a virtual mux for QEMU (`virtual-mux.ts`).
+ * (`gpio-mux.ts`) and a virtual mux for QEMU (`rig/sim/virtual-mux.ts`); each driver's
+ * descriptor (its lab-file keys, factory, doctor checks, tools) is listed in `registry.ts`.
  *
  * Contract:
  * - `toHost` resolves only once the host-side block device exists (waited for with a timeout);

@@ -2,6 +2,8 @@ import { InfraError } from '../errors.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import { SdMuxBase, type MuxCommon } from './mux-base.js';
 import type { MuxState } from './sd-mux.js';
+import { KEY } from '../catalog/drivers.js';
+import type { MuxDriver } from './driver.js';
 
 export interface SdWireOptions extends MuxCommon {
   /** The serial written into the SDWire's FTDI EEPROM (`sd-mux-ctrl --list` shows it), e.g. `sd-wire_11`. */
@@ -70,3 +72,34 @@ export class SdWire extends SdMuxBase {
     );
   }
 }
+
+export interface SdWireSpec {
+  driver: 'sdwire';
+  serial: string;
+  device: string;
+  timeoutMs?: number;
+}
+
+export const driver: MuxDriver<SdWireSpec> = {
+  name: 'sdwire',
+  label: "SDWire, through tizen's sd-mux-ctrl",
+  schema: {
+    required: ['serial', 'device'],
+    properties: {
+      device: KEY.blockDevice,
+      serial: { type: 'string', description: 'sdwire: the serial sd-mux-ctrl --list shows' },
+      timeoutMs: KEY.ms,
+    },
+  },
+  tools: () => [{ name: 'sd-mux-ctrl', install: 'build it from git.tizen.org tools/testlab/sd-mux' }],
+  subject: (spec) => `sdwire ${spec.serial}`,
+  create: (spec, ctx) =>
+    new SdWire({
+      name: ctx.name,
+      beforeSwitch: ctx.beforeSwitch,
+      deviceTimeoutMs: spec.timeoutMs,
+      hostDevice: spec.device,
+      serial: spec.serial,
+      spawner: ctx.spawner,
+    }),
+};

@@ -2,6 +2,8 @@ import { InfraError } from '../errors.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import { SdMuxBase, type MuxCommon } from './mux-base.js';
 import type { MuxState } from './sd-mux.js';
+import { KEY } from '../catalog/drivers.js';
+import type { MuxDriver } from './driver.js';
 
 export interface UsbSdMuxOptions extends MuxCommon {
   /** The mux's SCSI generic device: `/dev/sg2`, or its udev link `/dev/usb-sd-mux/id-000000000123`. */
@@ -66,3 +68,34 @@ export class UsbSdMux extends SdMuxBase {
     });
   }
 }
+
+export interface UsbSdMuxSpec {
+  driver: 'usbsdmux';
+  sg: string;
+  device: string;
+  timeoutMs?: number;
+}
+
+export const driver: MuxDriver<UsbSdMuxSpec> = {
+  name: 'usbsdmux',
+  label: 'Linux Automation USB-SD-Mux, through the usbsdmux tool',
+  schema: {
+    required: ['sg', 'device'],
+    properties: {
+      device: KEY.blockDevice,
+      sg: { type: 'string', description: 'usbsdmux: /dev/sgN or /dev/usb-sd-mux/id-...' },
+      timeoutMs: KEY.ms,
+    },
+  },
+  tools: () => [{ name: 'usbsdmux', install: 'apt-get install usbsdmux' }],
+  subject: (spec) => `usbsdmux ${spec.sg}`,
+  create: (spec, ctx) =>
+    new UsbSdMux({
+      name: ctx.name,
+      beforeSwitch: ctx.beforeSwitch,
+      deviceTimeoutMs: spec.timeoutMs,
+      hostDevice: spec.device,
+      sg: spec.sg,
+      spawner: ctx.spawner,
+    }),
+};

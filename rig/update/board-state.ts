@@ -1,4 +1,4 @@
-import type { CommandResult, ConsoleShell, Dut } from '../../suites/fixture.js';
+import type { CommandResult, ConsoleShell, Dut } from '../suite-api/contracts.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { FailError } from '../errors.js';
 import { renderCommand, type UpdateSettings } from './settings.js';

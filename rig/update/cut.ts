@@ -1,4 +1,4 @@
-import type { Dut } from '../../suites/fixture.js';
+import type { Dut } from '../suite-api/contracts.js';
 import type { ConsoleLine } from '../console/console.js';
 import { FailError } from '../errors.js';
 import { logger } from '../log.js';

@@ -1,4 +1,4 @@
-import type { BootSession } from '../../suites/fixture.js';
+import type { BootSession } from '../suite-api/contracts.js';
 import type { BoardType } from '../catalog/board.js';
 import { failurePatterns } from '../catalog/board.js';
 import type { Console, ConsoleLine } from '../console/console.js';

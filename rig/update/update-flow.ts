@@ -1,4 +1,4 @@
-import type { CommandResult, Dut, SuiteContext } from '../../suites/fixture.js';
+import type { CommandResult, Dut, SuiteContext } from '../suite-api/contracts.js';
 import type { ConsoleLine } from '../console/console.js';
 import { FailError, errorMessage } from '../errors.js';
 import { logger } from '../log.js';

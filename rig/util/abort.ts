@@ -13,6 +13,12 @@ export function abortPromise(signal: AbortSignal | undefined): { promise: Promis
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
+/** Calls `fn` once if `signal` aborts; returns the unhook. */
+export function whenAborted(signal: AbortSignal | undefined, fn: () => void): () => void {
+  signal?.addEventListener('abort', fn, { once: true });
+  return () => signal?.removeEventListener('abort', fn);
+}
+
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError(`interrupted: ${String(signal.reason ?? 'aborted')}`);
 }

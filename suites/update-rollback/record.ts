@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { SuiteContext } from '../fixture.js';
-import { errorMessage } from '../../rig/errors.js';
+import { errorMessage, type SuiteContext } from '../fixture.js';
 import {
   dutRunner,
   fileSha256,

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { rig, skipBecause } from '../fixture.js';
-import { InfraError, errorMessage } from '../../rig/errors.js';
+import { InfraError, errorMessage, rig, skipBecause } from '../fixture.js';
 import { REFERENCE_OS } from '../../rig/catalog/os-profile.js';
 import type { BoardState } from '../../rig/update/board-state.js';
 import { resolveBundle, type Bundle } from '../../rig/update/bundle.js';

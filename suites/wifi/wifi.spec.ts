@@ -1,5 +1,4 @@
-import { rig, skipBecause, type Dut } from '../fixture.js';
-import { InfraError } from '../../rig/errors.js';
+import { InfraError, rig, skipBecause, type Dut } from '../fixture.js';
 import { checkAddress, checkAssociated, checkReachesRig, type WifiExpectation } from './wifi-checks.js';
 
 /**

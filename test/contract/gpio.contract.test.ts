@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import type { GpioChip } from '../../rig/gpio/gpio.js';
 import { LibgpiodChip } from '../../rig/gpio/libgpiod.js';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { SysfsGpioChip } from '../../rig/gpio/sysfs.js';
-import { FakeSysfs } from './helpers.js';
-import { gpiodSim } from './tool-sims.js';
+import { FakeSysfs } from '../../rig/sim/sysfs.js';
+import { gpiodSim } from '../../rig/sim/tool-sims.js';
 
 interface Impl {
   name: string;

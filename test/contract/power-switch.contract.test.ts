@@ -4,15 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../../rig/catalog/board.js';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { CommandPower } from '../../rig/power/command.js';
 import { GpioRelay } from '../../rig/power/gpio-relay.js';
 import type { PowerSwitch } from '../../rig/power/power-switch.js';
 import { UhubctlPower } from '../../rig/power/uhubctl.js';
-import { createPower } from '../../rig/rig/lab-board.js';
+import { createPower } from '../../rig/lab/lab-board.js';
 import { hardwareInstances } from './hardware.js';
-import { pduSim, uhubctlSim } from './tool-sims.js';
-import { UHUBCTL } from './tool-output.js';
+import { pduSim, uhubctlSim } from '../../rig/sim/tool-sims.js';
+import { UHUBCTL } from '../../rig/sim/tool-output.js';
 
 interface Impl {
   name: string;

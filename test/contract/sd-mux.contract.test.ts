@@ -2,16 +2,16 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { GpioMux } from '../../rig/sdmux/gpio-mux.js';
 import type { SdMux } from '../../rig/sdmux/sd-mux.js';
 import { SdWire } from '../../rig/sdmux/sdwire.js';
 import { UsbSdMux } from '../../rig/sdmux/usbsdmux.js';
-import { createVirtualMux } from '../../rig/sdmux/virtual-mux.js';
-import { createMux } from '../../rig/rig/lab-board.js';
-import { FakeWaitEnv } from './helpers.js';
+import { createVirtualMux } from '../../rig/sim/virtual-mux.js';
+import { createMux } from '../../rig/lab/lab-board.js';
+import { FakeWaitEnv } from '../../rig/sim/wait-env.js';
 import { hardwareInstances } from './hardware.js';
-import { sdwireSim, usbsdmuxSim } from './tool-sims.js';
+import { sdwireSim, usbsdmuxSim } from '../../rig/sim/tool-sims.js';
 
 interface Made {
   mux: SdMux;

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import { VIRTUAL_LAB, loadLab } from '../../rig/catalog/lab.js';
-import { createLabBoard, type LabBoard } from '../../rig/rig/lab-board.js';
-import { findOnPath } from '../../rig/rig/doctor-checks.js';
+import { createLabBoard, type LabBoard } from '../../rig/lab/lab-board.js';
+import { findOnPath } from '../../rig/lab/doctor-checks.js';
 
 /**
  * The physical sequence through the virtual rig's lab file, with the real drivers: relay off,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ConsoleBootSession } from '../../rig/board/boot-session.js';
 import { failurePatterns } from '../../rig/catalog/board.js';
 import { FailError, InfraError } from '../../rig/errors.js';
-import { GOOD_BOOT, SimBoard, type BootScript } from '../helpers/sim-board.js';
+import { GOOD_BOOT, SimBoard, type BootScript } from '../../rig/sim/console-board.js';
 
 async function session(boots: BootScript[], opts: { retries?: number; timeoutsS?: number } = {}) {
   const sim = new SimBoard(boots, opts.timeoutsS ?? 0.5);

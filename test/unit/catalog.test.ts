@@ -11,6 +11,7 @@ import {
   failurePatterns,
 } from '../../rig/catalog/board.js';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
+import { mask } from '../../rig/log.js';
 import { InputError } from '../../rig/errors.js';
 
 function tmpBoard(name: string, text: string): string {
@@ -121,9 +122,48 @@ describe('OS profile', function () {
     const file = path.join(dir, 'os.yaml');
     writeFileSync(
       file,
-      'name: x\nconsole: { loginPrompt: "login:" }\nssh: { user: root, port: 22 }\ncommands: { version: "cat /etc/version" }\n',
+      'name: x\nconsole: { loginPrompt: "login:" }\nssh: { user: root, port: 22 }\ncommands: {}\n',
     );
-    const err = errorOf(() => loadOsProfile(file));
-    expect(err.message).to.equal(`${file}: console.shellPrompt is required`);
+    expect(errorOf(() => loadOsProfile(file)).message).to.equal(`${file}: commands.version is required`);
+    writeFileSync(
+      file,
+      'name: x\nssh: { user: root, port: 22 }\ncommands: { version: v }\nconfigure: { method: ext }\n',
+    );
+    expect(errorOf(() => loadOsProfile(file)).message).to.match(
+      /: configure.method must be one of "fat-files", "ext-files", "json-config", "rpi-boot", "none"$/,
+    );
+  });
+
+  it('fills in prompt defaults that match busybox getty, agetty (systemd), bash, ash and dash', function () {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-os-'));
+    const file = path.join(dir, 'os.yaml');
+    writeFileSync(file, 'name: minimal\nssh: { user: root, port: 22 }\ncommands: { version: "uname -r" }\n');
+    const p = loadOsProfile(file);
+    expect(p.console.user).to.equal('root');
+    const login = new RegExp(p.console.loginPrompt, 'm');
+    for (const l of ['hwtest login: ', 'debian login: ', 'raspberrypi login:'])
+      expect(login.test(l), l).to.equal(true);
+    const shell = new RegExp(p.console.shellPrompt, 'm');
+    for (const l of ['root@debian:~# ', '~ # ', '# ', 'pi@raspberrypi:~ $ '])
+      expect(shell.test(l), l).to.equal(true);
+    expect(new RegExp(p.console.passwordPrompt!, 'm').test('Password: ')).to.equal(true);
+    expect(p.console.loginFailed).to.equal('Login incorrect');
+    expect(p.network).to.deep.equal({ dhcpHostname: true, tools: [] });
+  });
+
+  it('takes passwords from the environment (masked) and a key path relative to the profile', function () {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-os-'));
+    const file = path.join(dir, 'os.yaml');
+    writeFileSync(
+      file,
+      'name: x\nconsole: { passwordEnv: HWT_TEST_PW }\nssh: { user: root, port: 22, key: keys/id, password: long-enough-pw }\ncommands: { version: v }\n',
+    );
+    expect(errorOf(() => loadOsProfile(file, {})).message).to.equal(
+      `${file}: console.passwordEnv names HWT_TEST_PW, which is not set in the environment`,
+    );
+    const p = loadOsProfile(file, { HWT_TEST_PW: 'from-the-environment' });
+    expect(p.console.password).to.equal('from-the-environment');
+    expect(p.ssh.key).to.equal(path.join(dir, 'keys', 'id'));
+    expect(mask('pw from-the-environment and long-enough-pw')).to.equal('pw ******** and ********');
   });
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { reproduceCommand } from '../../rig/cli/run.js';
 import { runCli } from '../helpers/cli.js';
 
 describe('CLI', function () {
@@ -48,6 +49,21 @@ describe('CLI', function () {
     ]);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/--image \/nonexistent\/os\.img: no such file/);
+  });
+
+  it('takes --timeout STAGE=S: listed in --help, kept in the reproduce line, bad input in one line (exit 2)', async function () {
+    const help = await runCli(['--help']);
+    expect(help.stdout).to.match(/--timeout STAGE=S\[,STAGE=S\.\.\.\]\s+this run's limits in seconds/);
+    expect(reproduceCommand({ suite: 'boot', timeout: 'login=300,kernel=90' }, 'qemu-x86-64')).to.equal(
+      'npm run hw-test -- --board qemu-x86-64 --suite boot --timeout login=300,kernel=90',
+    );
+    const reports = mkdtempSync(path.join(os.tmpdir(), 'hwt-cli-'));
+    for (const bad of ['login=soon', 'boredom=3']) {
+      const r = await runCli(['--board', 'qemu-x86-64', '--timeout', bad, '--reports', reports]);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.match(new RegExp(`--timeout ${bad}: expected STAGE=SECONDS`));
+    }
   });
 
   it('exits 2 for real hardware with no lab file, pointing to the wiring documentation', async function () {

@@ -7,7 +7,8 @@ import { loadOsProfile, type OsProfile } from '../../rig/catalog/os-profile.js';
 import { configureMain } from '../../rig/cli/image-configure.js';
 import type { CliIo } from '../../rig/cli/io.js';
 import { configureImage } from '../../rig/image/configure.js';
-import { fatPartitionOffset, readMbr } from '../../rig/image/fat.js';
+import { fatPartitionOffset } from '../../rig/image/fat.js';
+import { readPartitionTable } from '../../rig/image/partitions.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
 
 const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
@@ -61,15 +62,21 @@ describe('image configure (mtools into the boot partition, no mount)', function 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads primary and logical partitions from the MBR', () => {
-    expect(readMbr(img).map((p) => [p.number, p.type, p.startLba])).to.deep.equal([
-      [1, 0x0c, 2048],
-      [2, 0x83, 67584],
-      [3, 0x05, 83968],
-      [5, 0x0c, 86016],
+    const table = readPartitionTable(img);
+    expect(table.scheme).to.equal('mbr');
+    expect(table.partitions.map((p) => [p.number, p.type, p.offset / 512])).to.deep.equal([
+      [1, '0c', 2048],
+      [2, '83', 67584],
+      [3, '05', 83968],
+      [5, '0c', 86016],
     ]);
     expect(fatPartitionOffset(img, 1)).to.equal(1048576);
-    expect(() => fatPartitionOffset(img, 2)).to.throw(/partition 2 is type 0x83, not FAT/);
-    expect(() => fatPartitionOffset(img, 4)).to.throw(/no partition 4 \(has 1, 2, 3, 5\)/);
+    expect(() => fatPartitionOffset(img, 2)).to.throw(
+      /partition 2 is type 83 with no FAT filesystem, not FAT/,
+    );
+    expect(() => fatPartitionOffset(img, 4)).to.throw(
+      /no partition 4 in its MBR table \(it has 1 \(vfat\), 2 \(no known filesystem\), 3 \(no known filesystem\), 5 \(vfat\)\)/,
+    );
   });
 
   it('writes hostname, authorized_keys, the WiFi file and dev-mode where the OS profile says', async () => {
@@ -137,7 +144,7 @@ describe('image configure (mtools into the boot partition, no mount)', function 
     const notDisk = path.join(dir, 'zeros');
     writeFileSync(notDisk, Buffer.alloc(4096));
     expect(await err(configureImage(notDisk, { hostname: 'a' }, os))).to.match(
-      /zeros: no MBR partition table/,
+      /zeros: no partition table \(neither MBR nor GPT/,
     );
   });
 

@@ -13,6 +13,7 @@ import {
   writeDashboard,
 } from '../../rig/report/dashboard/index.js';
 import type { RunSummary } from '../../rig/report/model.js';
+import { builtinSuites, reportOrder } from '../../rig/catalog/suites.js';
 
 const FIXTURES = join(process.cwd(), 'test/fixtures/runs');
 
@@ -81,7 +82,8 @@ describe('dashboard: runs, matrix and trends', () => {
   });
 
   it("puts each suite's latest verdict in its board's row", async () => {
-    const { suites, rows } = matrix(await loadReports(FIXTURES));
+    // The columns' order is the suites' manifests' (suites/*/suite.ts).
+    const { suites, rows } = matrix(await loadReports(FIXTURES), reportOrder(await builtinSuites()));
     expect(suites).to.deep.equal(['boot', 'network', 'wifi', 'update-rollback']);
     const grid = rows.map((r) => r.map((c) => c.verdict));
     expect(grid).to.deep.equal([

@@ -6,12 +6,13 @@ import type { PowerState } from '../../rig/power/power-switch.js';
 import type { Console } from '../../rig/console/console.js';
 import { VIRTUAL_LAB } from '../../rig/catalog/lab.js';
 import { command, runDoctor } from '../../rig/cli/doctor.js';
-import { openSerialOnce } from '../../rig/rig/doctor-checks.js';
+import { openSerialOnce } from '../../rig/lab/doctor-checks.js';
 import { spawn } from 'node:child_process';
-import { pduSim, usbsdmuxSim, ToolSimSpawner } from '../contract/tool-sims.js';
-import { FakeWaitEnv } from '../contract/helpers.js';
+import { pduSim, usbsdmuxSim } from '../../rig/sim/tool-sims.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
+import { FakeWaitEnv } from '../../rig/sim/wait-env.js';
 import type { CliIo } from '../../rig/cli/io.js';
-import type { QemuBoardFactory } from '../../rig/rig/virtual-rig.js';
+import type { QemuBoardFactory } from '../../rig/sim/virtual-rig.js';
 
 /** A QEMU stand-in: the doctor never powers the board on, so no QEMU is needed to check the wiring. */
 const fakeQemu: QemuBoardFactory = () => {
@@ -130,8 +131,10 @@ describe('hw-test doctor', () => {
     );
     const mux = usbsdmuxSim(new FakeWaitEnv(), '/dev/sg2', dev, { deviceNeverAppears: true });
     const pdu = pduSim();
-    const spawner = new ToolSimSpawner((cmd, args) => {
-      return (cmd === 'usbsdmux' ? mux : pdu).handler(cmd, args);
+    const spawner = new FakeSpawner({
+      tool: (cmd, args) => {
+        return (cmd === 'usbsdmux' ? mux : pdu).handler(cmd, args);
+      },
     });
     const lines: string[] = [];
     await runDoctor({ board: 'xu4', labFile: lab, env: env(), spawner, out: (l) => lines.push(l) });

@@ -8,10 +8,10 @@ import { InfraError, verdictOf } from '../../rig/errors.js';
 import { REAL_DEPS, type FlashDeps } from '../../rig/flash/index.js';
 import { openTarget, withRetries, type Target } from '../../rig/flash/target.js';
 import { CommandPower } from '../../rig/power/command.js';
-import { createLabBoard } from '../../rig/rig/lab-board.js';
+import { createLabBoard } from '../../rig/lab/lab-board.js';
 import { flashToStorage } from '../../rig/runner/flash-step.js';
 import { withInfraRetries } from '../../rig/runner/run-board.js';
-import { GOOD_BOOT, SimBoard } from '../helpers/sim-board.js';
+import { GOOD_BOOT, SimBoard } from '../../rig/sim/console-board.js';
 import { makeImage, MiB, tmpDir, withWrite } from './flash-helpers.js';
 
 /**

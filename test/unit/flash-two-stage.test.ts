@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { StreamConsole } from '../../rig/console/stream-console.js';
 import { InfraError, TimeoutError } from '../../rig/errors.js';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { GpioRelay } from '../../rig/power/gpio-relay.js';
-import { createVirtualMux } from '../../rig/sdmux/virtual-mux.js';
+import { createVirtualMux } from '../../rig/sim/virtual-mux.js';
 import { runTwoStage } from '../../rig/flash/two-stage.js';
 import { tmpDir } from './flash-helpers.js';
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { LibgpiodChip, parseGpiodVersion, parseGpiogetValue } from '../../rig/gpio/libgpiod.js';
-import { GPIOD } from '../contract/tool-output.js';
-import { ScriptedSpawner } from '../contract/helpers.js';
-import { findOnPath } from '../../rig/rig/doctor-checks.js';
+import { GPIOD } from '../../rig/sim/tool-output.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
+import { findOnPath } from '../../rig/lab/doctor-checks.js';
 import { existsSync } from 'node:fs';
 
 describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
@@ -17,12 +17,14 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('v1: gpioset CHIP N=V and gpioget CHIP N', async () => {
-    const sp = new ScriptedSpawner([
-      { match: 'gpioget --version', stdout: GPIOD.versionV1 },
-      { match: 'gpioset gpiochip0 17=0', stdout: '' },
-      { match: 'gpioset gpiochip0 17=1', stdout: '' },
-      { match: 'gpioget gpiochip0 17', stdout: '1\n' },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: 'gpioget --version', stdout: GPIOD.versionV1 },
+        { match: 'gpioset gpiochip0 17=0', stdout: '' },
+        { match: 'gpioset gpiochip0 17=1', stdout: '' },
+        { match: 'gpioget gpiochip0 17', stdout: '1\n' },
+      ],
+    });
     const line = await new LibgpiodChip('gpiochip0', { spawner: sp }).claim(17, 'out', 0);
     await line.write(1);
     expect(await line.read()).to.equal(1);
@@ -35,7 +37,9 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('v1: a busy line fails with the tool text', async () => {
-    const sp = new ScriptedSpawner([{ match: 'gpioset gpiochip0 17=1', stderr: GPIOD.busyV1Set, code: 1 }]);
+    const sp = new FakeSpawner({
+      replay: [{ match: 'gpioset gpiochip0 17=1', stderr: GPIOD.busyV1Set, code: 1 }],
+    });
     const err = await new LibgpiodChip('gpiochip0', { spawner: sp, version: 1 })
       .claim(17, 'out', 1)
       .catch((e: Error) => e);
@@ -45,10 +49,10 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('v2: a gpioset holds the line and is replaced on each write, stopped on release', async () => {
-    const sp = new ScriptedSpawner(
-      [{ match: 'gpioget --numeric -c gpiochip0 17', stdout: '0\n' }],
-      [{ match: /^gpioset --banner -c gpiochip0 17=[01]$/, stdout: GPIOD.bannerV2 }],
-    );
+    const sp = new FakeSpawner({
+      replay: [{ match: 'gpioget --numeric -c gpiochip0 17', stdout: '0\n' }],
+      scripts: [{ match: /^gpioset --banner -c gpiochip0 17=[01]$/, stdout: GPIOD.bannerV2 }],
+    });
     const line = await new LibgpiodChip('gpiochip0', { spawner: sp, version: 2 }).claim(17, 'out', 1);
     await line.write(0);
     expect(sp.running.map((h) => h.running)).to.deep.equal([false, true]);
@@ -63,10 +67,10 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('v2: a busy line and a line out of range fail with the tool text', async () => {
-    const sp = new ScriptedSpawner(
-      [{ match: 'gpioget --numeric -c gpiochip0 99', stderr: GPIOD.outOfRangeV2, code: 1 }],
-      [{ match: /gpioset/, stderr: GPIOD.busyV2Set, exitCode: 1 }],
-    );
+    const sp = new FakeSpawner({
+      replay: [{ match: 'gpioget --numeric -c gpiochip0 99', stderr: GPIOD.outOfRangeV2, code: 1 }],
+      scripts: [{ match: /gpioset/, stderr: GPIOD.busyV2Set, exitCode: 1 }],
+    });
     const chip = new LibgpiodChip('gpiochip0', { spawner: sp, version: 2 });
     const busy = await chip.claim(17, 'out', 1).catch((e: Error) => e);
     expect((busy as Error).message).to.match(
@@ -77,7 +81,7 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('a tool that is not installed is an infra error naming it', async () => {
-    const err = await new LibgpiodChip('gpiochip0', { spawner: new ScriptedSpawner() })
+    const err = await new LibgpiodChip('gpiochip0', { spawner: new FakeSpawner() })
       .read(3)
       .catch((e: Error) => e);
     expect((err as Error).message).to.match(
@@ -86,7 +90,7 @@ describe('gpio: libgpiod tools (replayed v1 and v2 output)', () => {
   });
 
   it('v2: a gpioset that never confirms is killed and fails after the timeout', async () => {
-    const sp = new ScriptedSpawner([], [{ match: /gpioset/ }]);
+    const sp = new FakeSpawner({ scripts: [{ match: /gpioset/ }] });
     const err = await new LibgpiodChip('gpiochip0', { spawner: sp, version: 2, timeoutMs: 30 })
       .claim(4, 'out', 1)
       .catch((e: Error) => e);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 
 describe('gpio: simulated chip', () => {
   it('records every write with a timestamp and tells listeners of changes only', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { HwTestError } from '../../rig/errors.js';
 import { SysfsGpioChip, resolveSysfsChip } from '../../rig/gpio/sysfs.js';
-import { FakeSysfs } from '../contract/helpers.js';
+import { FakeSysfs } from '../../rig/sim/sysfs.js';
 
 describe('gpio: sysfs driver (against a fake /sys/class/gpio)', () => {
   let sys: FakeSysfs;

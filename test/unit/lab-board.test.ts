@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadLab } from '../../rig/catalog/lab.js';
 import { loadOsProfile } from '../../rig/catalog/os-profile.js';
-import { createLabBoard, type LabBoard } from '../../rig/rig/lab-board.js';
-import { ToolSimSpawner, uhubctlSim } from '../contract/tool-sims.js';
-import { UHUBCTL } from '../contract/tool-output.js';
+import { createLabBoard, type LabBoard } from '../../rig/lab/lab-board.js';
+import { uhubctlSim } from '../../rig/sim/tool-sims.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
+import { UHUBCTL } from '../../rig/sim/tool-output.js';
 
 describe("lab board composition (order is the board's business)", () => {
   let dir: string;
@@ -35,16 +36,18 @@ ${withMux ? `    mux: { driver: sdwire, serial: sd-wire_11, device: ${dev}, time
     );
     const order: string[] = [];
     const hub = uhubctlSim();
-    const spawner = new ToolSimSpawner((cmd, args) => {
-      if (cmd === 'uhubctl') {
-        if (args.includes('-a')) order.push(`power ${args.at(-1)}`);
-        return hub.handler(cmd, args);
-      }
-      const flag = args.at(-1)!;
-      if (flag === '--ts') writeFileSync(dev, '');
-      if (flag === '--dut') rmSync(dev, { force: true });
-      if (flag !== '--status') order.push(`mux ${flag}`);
-      return { stdout: 'SD connected to: DUT\n' };
+    const spawner = new FakeSpawner({
+      tool: (cmd, args) => {
+        if (cmd === 'uhubctl') {
+          if (args.includes('-a')) order.push(`power ${args.at(-1)}`);
+          return hub.handler(cmd, args);
+        }
+        const flag = args.at(-1)!;
+        if (flag === '--ts') writeFileSync(dev, '');
+        if (flag === '--dut') rmSync(dev, { force: true });
+        if (flag !== '--status') order.push(`mux ${flag}`);
+        return { stdout: 'SD connected to: DUT\n' };
+      },
     });
     board = await createLabBoard(loadLab(lab), 'raspberrypi3', { os: loadOsProfile(), spawner });
     return { board, order, dev };
@@ -97,9 +100,11 @@ ${withMux ? `    mux: { driver: sdwire, serial: sd-wire_11, device: ${dev}, time
       `boards:\n  rpi3-1:\n    type: raspberrypi3\n    power: { driver: uhubctl, location: 1-9, port: 2 }\n    mux: { driver: sdwire, serial: s, device: ${path.join(dir, 'c')} }\n    serial: { device: /dev/null }\n`,
     );
     const calls: string[] = [];
-    const spawner = new ToolSimSpawner((cmd, args) => {
-      calls.push(`${cmd} ${args.at(-1)}`);
-      return cmd === 'uhubctl' ? { stderr: UHUBCTL.noHub, code: 1 } : {};
+    const spawner = new FakeSpawner({
+      tool: (cmd, args) => {
+        calls.push(`${cmd} ${args.at(-1)}`);
+        return cmd === 'uhubctl' ? { stderr: UHUBCTL.noHub, code: 1 } : {};
+      },
     });
     const b = await createLabBoard(loadLab(lab), 'rpi3-1', { os: loadOsProfile(), spawner });
     const err = await b.release().catch((e: Error) => e);

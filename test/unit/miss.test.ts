@@ -119,12 +119,13 @@ describe('MISS: nothing tested is not a pass (the report layer)', function () {
     const s = wifiOnly();
     expect(suiteVerdict(s, 'wifi')).to.equal('miss');
     const record = { dir: '/r/b/x', summary: s, allureReport: undefined };
-    const m = matrix([{ board: 'b', latest: record, runs: [record] }] as never);
+    const m = matrix([{ board: 'b', latest: record, runs: [record] }] as never, ['wifi']);
     expect(m.rows[0][0].verdict).to.equal('miss');
     const html = renderPage({
       generatedAt: '2026-11-25T00:00:00Z',
       boards: [{ board: 'b', latest: record, runs: [record] }],
       last: 10,
+      suiteOrder: ['wifi'],
       reportHref: () => undefined,
       summaryHref: () => 'summary.json',
     });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { CommandPower } from '../../rig/power/command.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
 
 describe('power: external command pair (PDU)', () => {
   const argv = (v: string) => [
@@ -15,11 +15,13 @@ describe('power: external command pair (PDU)', () => {
   ];
 
   it('runs the on and off commands, and reads the state command', async () => {
-    const sp = new ReplaySpawner([
-      { match: /snmpset .* i 1$/, stdout: 'PowerNet-MIB::sPDUOutletCtl.3 = INTEGER: outletOn(1)\n' },
-      { match: /snmpset .* i 2$/, stdout: 'PowerNet-MIB::sPDUOutletCtl.3 = INTEGER: outletOff(2)\n' },
-      { match: 'pdu-state 3', stdout: 'outlet 3: ON\n' },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: /snmpset .* i 1$/, stdout: 'PowerNet-MIB::sPDUOutletCtl.3 = INTEGER: outletOn(1)\n' },
+        { match: /snmpset .* i 2$/, stdout: 'PowerNet-MIB::sPDUOutletCtl.3 = INTEGER: outletOff(2)\n' },
+        { match: 'pdu-state 3', stdout: 'outlet 3: ON\n' },
+      ],
+    });
     const p = new CommandPower({
       name: 'bbb-1',
       on: argv('1'),
@@ -34,9 +36,9 @@ describe('power: external command pair (PDU)', () => {
   });
 
   it('a failing command is an infra error quoting its stderr', async () => {
-    const sp = new ReplaySpawner([
-      { match: /snmpset/, stderr: 'Timeout: No Response from pdu-01.\n', code: 1 },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [{ match: /snmpset/, stderr: 'Timeout: No Response from pdu-01.\n', code: 1 }],
+    });
     const err = await new CommandPower({ name: 'bbb-1', on: argv('1'), off: argv('2'), spawner: sp })
       .on()
       .catch((e: Error) => e);
@@ -47,7 +49,7 @@ describe('power: external command pair (PDU)', () => {
   });
 
   it('a state command that says neither on nor off is an error; without one, state is what was last done', async () => {
-    const sp = new ReplaySpawner([{ match: 'pdu-state 3', stdout: 'outlet 3: rebooting\n' }]);
+    const sp = new FakeSpawner({ replay: [{ match: 'pdu-state 3', stdout: 'outlet 3: rebooting\n' }] });
     const withState = new CommandPower({
       name: 'x',
       on: ['true'],
@@ -63,7 +65,7 @@ describe('power: external command pair (PDU)', () => {
       name: 'x',
       on: ['true'],
       off: ['true'],
-      spawner: new ReplaySpawner([{ match: 'true' }]),
+      spawner: new FakeSpawner({ replay: [{ match: 'true' }] }),
     });
     expect(await plain.state()).to.equal('unknown');
     await plain.off();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { GpioRelay } from '../../rig/power/gpio-relay.js';
 
 describe('power: GPIO relay', () => {

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { UhubctlPower, portState } from '../../rig/power/uhubctl.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
-import { findOnPath } from '../../rig/rig/doctor-checks.js';
-import { UHUBCTL } from '../contract/tool-output.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
+import { findOnPath } from '../../rig/lab/doctor-checks.js';
+import { UHUBCTL } from '../../rig/sim/tool-output.js';
 
 describe('power: uhubctl (replayed output)', () => {
-  const make = (sp: ReplaySpawner, port = 2, location = UHUBCTL.hub) =>
+  const make = (sp: FakeSpawner, port = 2, location = UHUBCTL.hub) =>
     new UhubctlPower({ name: 'rpi3-1', location, port, spawner: sp, offTimeMs: 1 });
 
   it('parses the port state from the Current and New status blocks', () => {
@@ -17,11 +17,13 @@ describe('power: uhubctl (replayed output)', () => {
   });
 
   it('switches with -l LOCATION -p PORT -a on|off and checks the new status', async () => {
-    const sp = new ReplaySpawner([
-      { match: 'uhubctl -l 1-1.3 -p 2 -a off', stdout: UHUBCTL.switched(2, true, false) },
-      { match: 'uhubctl -l 1-1.3 -p 2 -a on', stdout: UHUBCTL.switched(2, false, true) },
-      { match: 'uhubctl -l 1-1.3 -p 2', stdout: UHUBCTL.status(2, true) },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: 'uhubctl -l 1-1.3 -p 2 -a off', stdout: UHUBCTL.switched(2, true, false) },
+        { match: 'uhubctl -l 1-1.3 -p 2 -a on', stdout: UHUBCTL.switched(2, false, true) },
+        { match: 'uhubctl -l 1-1.3 -p 2', stdout: UHUBCTL.status(2, true) },
+      ],
+    });
     const p = make(sp);
     await p.cycle();
     expect(await p.state()).to.equal('on');
@@ -33,7 +35,7 @@ describe('power: uhubctl (replayed output)', () => {
   });
 
   it('a port the hub does not have fails naming the hub and its port count', async () => {
-    const sp = new ReplaySpawner([{ match: /uhubctl/, stdout: UHUBCTL.noPort }]);
+    const sp = new FakeSpawner({ replay: [{ match: /uhubctl/, stdout: UHUBCTL.noPort }] });
     const err = await make(sp, 9)
       .on()
       .catch((e: Error) => e);
@@ -44,7 +46,7 @@ describe('power: uhubctl (replayed output)', () => {
   });
 
   it("no hub at the location fails with uhubctl's own words", async () => {
-    const sp = new ReplaySpawner([{ match: /uhubctl/, stderr: UHUBCTL.noHub, code: 1 }]);
+    const sp = new FakeSpawner({ replay: [{ match: /uhubctl/, stderr: UHUBCTL.noHub, code: 1 }] });
     const err = await make(sp, 2, '1-9')
       .off()
       .catch((e: Error) => e);
@@ -54,7 +56,7 @@ describe('power: uhubctl (replayed output)', () => {
   });
 
   it('a port that stays powered after off (a hub without per-port switching) is an infra error', async () => {
-    const sp = new ReplaySpawner([{ match: /-a off/, stdout: UHUBCTL.switched(2, true, true) }]);
+    const sp = new FakeSpawner({ replay: [{ match: /-a off/, stdout: UHUBCTL.switched(2, true, true) }] });
     const err = await make(sp)
       .off()
       .catch((e: Error) => e);
@@ -62,7 +64,7 @@ describe('power: uhubctl (replayed output)', () => {
   });
 
   it('uhubctl not installed', async () => {
-    const err = await make(new ReplaySpawner())
+    const err = await make(new FakeSpawner())
       .on()
       .catch((e: Error) => e);
     expect((err as Error).message).to.match(/uhubctl: command not found/);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { loadBoard } from '../../rig/catalog/board.js';
 import { HwTestError } from '../../rig/errors.js';
 import { chooseAccel, netdevArgs, qemuArgs, QemuMachine } from '../../rig/qemu/qemu.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
 import type { ProcessHandle } from '../../rig/util/spawn.js';
 import { PassThrough } from 'node:stream';
 
@@ -124,7 +124,7 @@ describe('QEMU command line', () => {
 });
 
 /** A spawner whose process prints to stderr and exits 1 at once, as QEMU does on a bad argument. */
-class DyingSpawner extends ReplaySpawner {
+class DyingSpawner extends FakeSpawner {
   constructor(private readonly stderrText: string) {
     super();
   }

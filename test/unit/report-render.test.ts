@@ -8,27 +8,17 @@ import type { CliIo } from '../../rig/cli/io.js';
 import { InfraError, InputError } from '../../rig/errors.js';
 import { CATEGORIES, executorInfo, renderAllure } from '../../rig/report/allure-render.js';
 import { validateJunit } from '../../rig/report/junit-schema/validate.js';
-import type { ProcessHandle, RunOptions, RunResult, Spawner } from '../../rig/util/spawn.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import { FakeSpawner, type ToolReply } from '../../rig/sim/spawner.js';
 
 const FIXTURES = join(process.cwd(), 'test/fixtures/runs');
 
-/** Records each command with its environment, and answers like the tool. */
-class RecordingSpawner implements Spawner {
-  readonly runs: { cmd: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[] = [];
-  constructor(private readonly answer: (args: readonly string[]) => Promise<Partial<RunResult>>) {}
-  async run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
-    this.runs.push({ cmd, args, env: opts?.env });
-    return { command: cmd, code: 0, signal: null, stdout: '', stderr: '', ...(await this.answer(args)) };
-  }
-  start(): ProcessHandle {
-    throw new Error('not used');
-  }
-}
+/** The fake spawner answering like the tool; it records each command with its environment. */
+const recordingSpawner = (answer: (args: readonly string[]) => Promise<ToolReply>) =>
+  new FakeSpawner({ tool: (_cmd, args) => answer(args) });
 
 /** A fake `allure generate` that writes an index.html (with Google's tag, as Allure's template has) and a history. */
 const fakeAllure = () =>
-  new RecordingSpawner(async (args) => {
+  recordingSpawner(async (args) => {
     const out = args[args.indexOf('-o') + 1];
     await mkdir(join(out, 'history'), { recursive: true });
     await writeFile(join(out, 'history/history-trend.json'), '[]');
@@ -109,7 +99,7 @@ describe('junit.xml against the schema Jenkins reads', () => {
   });
 
   it('reports a missing xmllint as a rig problem, not a bad file', async () => {
-    const err = await validateJunit('x.xml', { spawner: new ReplaySpawner() }).then(
+    const err = await validateJunit('x.xml', { spawner: new FakeSpawner() }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -250,7 +240,7 @@ describe('Allure rendering (hw-test report)', () => {
     );
     expect(err1).to.be.instanceOf(InputError);
     expect((err1 as Error).message).to.match(/nowhere\/allure-results: no Allure results/);
-    const broken = new RecordingSpawner(() =>
+    const broken = recordingSpawner(() =>
       Promise.resolve({ code: 1, stderr: 'ERROR: JAVA_HOME is not set and no java command could be found' }),
     );
     const err2 = await renderAllure({

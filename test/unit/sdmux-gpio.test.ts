@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SimGpioChip } from '../../rig/gpio/sim-chip.js';
+import { SimGpioChip } from '../../rig/sim/gpio-chip.js';
 import { GpioMux } from '../../rig/sdmux/gpio-mux.js';
-import { createVirtualMux } from '../../rig/sdmux/virtual-mux.js';
-import { FakeWaitEnv } from '../contract/helpers.js';
+import { createVirtualMux } from '../../rig/sim/virtual-mux.js';
+import { FakeWaitEnv } from '../../rig/sim/wait-env.js';
 
 describe('sdmux: GPIO-switched mux (autohat style)', () => {
   it('cuts card power, selects, restores power; reads the state back from the lines', async () => {

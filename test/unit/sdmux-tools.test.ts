@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { UsbSdMux } from '../../rig/sdmux/usbsdmux.js';
 import { SdWire } from '../../rig/sdmux/sdwire.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
-import { FakeWaitEnv } from '../contract/helpers.js';
-import { findOnPath } from '../../rig/rig/doctor-checks.js';
-import { SDMUX_CTRL, USBSDMUX } from '../contract/tool-output.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
+import { FakeWaitEnv } from '../../rig/sim/wait-env.js';
+import { findOnPath } from '../../rig/lab/doctor-checks.js';
+import { SDMUX_CTRL, USBSDMUX } from '../../rig/sim/tool-output.js';
 
 const DEV = '/dev/disk/by-id/usb-LinuxAut_sdmux_HS-SD_MMC_000000000123-0:0';
 
@@ -12,11 +12,13 @@ describe('sdmux: LXA USB-SD-Mux through usbsdmux (replayed output)', () => {
   it('powers the board off first, switches, and waits for the block device to appear and go', async () => {
     const env = new FakeWaitEnv();
     const order: string[] = [];
-    const sp = new ReplaySpawner([
-      { match: 'usbsdmux /dev/sg2 host', effect: () => (order.push('host'), env.present.add(DEV)) },
-      { match: 'usbsdmux /dev/sg2 dut', effect: () => (order.push('dut'), env.present.delete(DEV)) },
-      { match: 'usbsdmux /dev/sg2 get', stdout: USBSDMUX.getDut },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: 'usbsdmux /dev/sg2 host', effect: () => (order.push('host'), env.present.add(DEV)) },
+        { match: 'usbsdmux /dev/sg2 dut', effect: () => (order.push('dut'), env.present.delete(DEV)) },
+        { match: 'usbsdmux /dev/sg2 get', stdout: USBSDMUX.getDut },
+      ],
+    });
     const mux = new UsbSdMux({
       name: 'odroid-xu4-1',
       sg: '/dev/sg2',
@@ -33,7 +35,7 @@ describe('sdmux: LXA USB-SD-Mux through usbsdmux (replayed output)', () => {
 
   it('a mux that never shows its block device fails naming the mux and the device', async () => {
     const env = new FakeWaitEnv();
-    const sp = new ReplaySpawner([{ match: 'usbsdmux /dev/sg2 host' }]);
+    const sp = new FakeSpawner({ replay: [{ match: 'usbsdmux /dev/sg2 host' }] });
     const mux = new UsbSdMux({
       name: 'odroid-xu4-1',
       sg: '/dev/sg2',
@@ -52,16 +54,18 @@ describe('sdmux: LXA USB-SD-Mux through usbsdmux (replayed output)', () => {
   it('a device that appears late is waited for', async () => {
     const env = new FakeWaitEnv();
     env.onPoll = (t) => t >= 1500 && env.present.add(DEV);
-    const sp = new ReplaySpawner([{ match: 'usbsdmux /dev/sg2 host' }]);
+    const sp = new FakeSpawner({ replay: [{ match: 'usbsdmux /dev/sg2 host' }] });
     await new UsbSdMux({ name: 'x', sg: '/dev/sg2', hostDevice: DEV, spawner: sp, waitEnv: env }).toHost();
     expect(env.t).to.be.within(1500, 2000);
   });
 
   it("a path that is no mux, and no permission, fail with usbsdmux's own words", async () => {
-    const sp = new ReplaySpawner([
-      { match: 'usbsdmux /dev/sg9 host', stderr: USBSDMUX.notAMux, code: 1 },
-      { match: 'usbsdmux /dev/sg2 get', stderr: USBSDMUX.permission, code: 1 },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: 'usbsdmux /dev/sg9 host', stderr: USBSDMUX.notAMux, code: 1 },
+        { match: 'usbsdmux /dev/sg2 get', stderr: USBSDMUX.permission, code: 1 },
+      ],
+    });
     const bad = new UsbSdMux({
       name: 'x',
       sg: '/dev/sg9',
@@ -84,7 +88,7 @@ describe('sdmux: LXA USB-SD-Mux through usbsdmux (replayed output)', () => {
       [USBSDMUX.getDut, 'board'],
       [USBSDMUX.getOff, 'off'],
     ] as const) {
-      const sp = new ReplaySpawner([{ match: 'usbsdmux /dev/sg2 get', stdout: out }]);
+      const sp = new FakeSpawner({ replay: [{ match: 'usbsdmux /dev/sg2 get', stdout: out }] });
       expect(
         await new UsbSdMux({ name: 'x', sg: '/dev/sg2', hostDevice: DEV, spawner: sp }).state(),
       ).to.equal(state);
@@ -118,17 +122,19 @@ describe('sdmux: SDWire through sd-mux-ctrl (replayed output)', () => {
 
   it("--ts shows the card on the host, --dut takes it away, --status reads TS/DUT (and a fork's Host)", async () => {
     const env = new FakeWaitEnv();
-    const sp = new ReplaySpawner([
-      { match: 'sd-mux-ctrl --device-serial sd-wire_11 --ts', effect: () => env.present.add(SD) },
-      { match: 'sd-mux-ctrl --device-serial sd-wire_11 --dut', effect: () => env.present.delete(SD) },
-      { match: 'sd-mux-ctrl --device-serial sd-wire_11 --status', stdout: SDMUX_CTRL.statusTs, times: 1 },
-      { match: 'sd-mux-ctrl --device-serial sd-wire_11 --status', stdout: SDMUX_CTRL.statusDut, times: 1 },
-      {
-        match: 'sd-mux-ctrl --device-serial sd-wire_11 --status',
-        stdout: SDMUX_CTRL.statusHostFork,
-        times: 1,
-      },
-    ]);
+    const sp = new FakeSpawner({
+      replay: [
+        { match: 'sd-mux-ctrl --device-serial sd-wire_11 --ts', effect: () => env.present.add(SD) },
+        { match: 'sd-mux-ctrl --device-serial sd-wire_11 --dut', effect: () => env.present.delete(SD) },
+        { match: 'sd-mux-ctrl --device-serial sd-wire_11 --status', stdout: SDMUX_CTRL.statusTs, times: 1 },
+        { match: 'sd-mux-ctrl --device-serial sd-wire_11 --status', stdout: SDMUX_CTRL.statusDut, times: 1 },
+        {
+          match: 'sd-mux-ctrl --device-serial sd-wire_11 --status',
+          stdout: SDMUX_CTRL.statusHostFork,
+          times: 1,
+        },
+      ],
+    });
     const mux = new SdWire({
       name: 'rpi3-1',
       serial: 'sd-wire_11',
@@ -150,7 +156,7 @@ describe('sdmux: SDWire through sd-mux-ctrl (replayed output)', () => {
   });
 
   it("an unknown serial fails with the tool's last stderr line", async () => {
-    const sp = new ReplaySpawner([{ match: /sd-mux-ctrl/, stderr: SDMUX_CTRL.notFound, code: 1 }]);
+    const sp = new FakeSpawner({ replay: [{ match: /sd-mux-ctrl/, stderr: SDMUX_CTRL.notFound, code: 1 }] });
     const err = await new SdWire({ name: 'rpi3-1', serial: 'sd-wire_99', hostDevice: SD, spawner: sp })
       .toHost()
       .catch((e: Error) => e);
@@ -162,7 +168,7 @@ describe('sdmux: SDWire through sd-mux-ctrl (replayed output)', () => {
   it('a card that never leaves the host after --dut fails naming the device', async () => {
     const env = new FakeWaitEnv();
     env.present.add(SD);
-    const sp = new ReplaySpawner([{ match: /--dut/ }]);
+    const sp = new FakeSpawner({ replay: [{ match: /--dut/ }] });
     const err = await new SdWire({
       name: 'r',
       serial: 's',

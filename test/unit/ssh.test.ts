@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { mask } from '../../rig/log.js';
-import { startReplaySshServer, type ReplaySshServer } from '../../rig/net/ssh-replay-server.js';
+import { startReplaySshServer, type ReplaySshServer } from '../../rig/sim/ssh-replay-server.js';
 import { RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../../rig/net/ssh-key.js';
 import { freePort } from '../../rig/net/user-network.js';
@@ -52,6 +52,25 @@ describe('ssh2 client against a local ssh2 server', function () {
     expect(await dut.exec('uname -n')).to.deep.equal({ code: 0, stdout: 'hwtest\n', stderr: '' });
     expect(await dut.exec('exit 3')).to.include({ code: 3, stderr: 'three\n' });
     expect((await dut.exec('no-such-tool')).code).to.equal(127);
+  });
+
+  it("logs in with the OS profile's password when the board does not know the key", async () => {
+    const withPassword = await start({ password: 'a-board-password' });
+    const stranger = generateRunKey();
+    const dut = await sshConnect(
+      { ...target(withPassword.port, stranger), password: 'a-board-password' },
+      { timeoutMs: 5000 },
+    );
+    duts.push(dut);
+    expect((await dut.exec('true')).code).to.equal(0);
+    const refused = await sshConnect(
+      { ...target(withPassword.port, stranger), password: 'not-it' },
+      { timeoutMs: 1500 },
+    ).then(
+      () => 'logged in',
+      (e: Error) => e.message,
+    );
+    expect(refused).to.match(/no login in 1500 ms .*All configured authentication methods failed/);
   });
 
   it('puts a file over sftp, byte for byte', async () => {

@@ -14,13 +14,13 @@ import {
   validateWifiCredentials,
   wifiApFiles,
 } from '../../rig/net/hostapd.js';
-import { ReplaySpawner } from '../../rig/util/spawn-replay.js';
+import { FakeSpawner } from '../../rig/sim/spawner.js';
 import type { Spawner } from '../../rig/util/spawn.js';
 import {
   startReplaySshServer,
   type ReplayReply,
   type ReplaySshServer,
-} from '../../rig/net/ssh-replay-server.js';
+} from '../../rig/sim/ssh-replay-server.js';
 import { RunHostKeys, sshConnect, type SshDut } from '../../rig/net/ssh.js';
 import { generateRunKey } from '../../rig/net/ssh-key.js';
 import { checkWifi, WifiCheckError } from '../../suites/wifi/wifi-checks.js';
@@ -246,7 +246,7 @@ function scriptedSpawner(outputs: Record<string, { lines: string[]; exitCode?: n
   spawner: Spawner;
   calls: string[];
 } {
-  const replay = new ReplaySpawner([{ match: /^ip /, code: 0 }]);
+  const replay = new FakeSpawner({ replay: [{ match: /^ip /, code: 0 }] });
   const spawner: Spawner = {
     run: (cmd, args, opts) => replay.run(cmd, args, opts),
     start(cmd, args) {

@@ -13,6 +13,8 @@ export interface PageInput {
   reportHref(run: RunRecord): string | undefined;
   /** The href of a run's summary.json (the fallback link). */
   summaryHref(run: RunRecord): string;
+  /** Suites in report order (their manifests'). */
+  suiteOrder: readonly string[];
 }
 
 const SYMBOL: Record<CellVerdict, string> = {
@@ -86,7 +88,7 @@ function verdictBadge(v: CellVerdict): string {
 }
 
 function matrixHtml(input: PageInput): string {
-  const { suites, rows } = matrix(input.boards);
+  const { suites, rows } = matrix(input.boards, input.suiteOrder);
   const head = `<tr><th>board</th><th>latest run</th><th>image</th>${suites.map((s) => `<th>${esc(s)}</th>`).join('')}<th>reproduce</th></tr>`;
   const body = rows.map((cells, i) => {
     const b = input.boards[i];
@@ -120,7 +122,7 @@ function runsTable(b: BoardRuns, input: PageInput): string {
 }
 
 function boardHtml(b: BoardRuns, input: PageInput): string {
-  const charts = trends(b, input.last).map(trendChart).join('');
+  const charts = trends(b, input.last, input.suiteOrder).map(trendChart).join('');
   return `<section class="board" id="board-${esc(b.board)}" data-board="${esc(b.board)}"><h2>${esc(b.board)} <small>(${esc(b.latest.summary.boardType)}, last ${Math.min(input.last, b.runs.length)} runs)</small></h2><p>Reproduce the latest run at a desk: <code class="reproduce">${esc(b.latest.summary.reproduce)}</code></p><div class="trends">${charts}</div>${runsTable(b, input)}</section>`;
 }
 

@@ -22,6 +22,8 @@ export interface DashboardOptions {
   last?: number;
   /** For reproducible output in tests. */
   now?: Date;
+  /** Suites in report order (default: the built-in suites' manifests'). */
+  suiteOrder?: readonly string[];
 }
 
 export interface DashboardResult {
@@ -38,6 +40,11 @@ const exists = (p: string) =>
   );
 
 /** Writes `<outDir>/index.html`: the board x suite matrix of latest verdicts and per-board trends. */
+async function builtinReportOrder(): Promise<string[]> {
+  const { builtinSuites, reportOrder } = await import('../../catalog/suites.js');
+  return reportOrder(await builtinSuites());
+}
+
 export async function writeDashboard(opts: DashboardOptions): Promise<DashboardResult> {
   const outDir = resolve(opts.outDir);
   const boards = await loadReports(opts.reportsDir);
@@ -52,6 +59,7 @@ export async function writeDashboard(opts: DashboardOptions): Promise<DashboardR
   }
   const html = renderPage({
     boards,
+    suiteOrder: opts.suiteOrder ?? (await builtinReportOrder()),
     last: opts.last ?? 20,
     generatedAt: (opts.now ?? new Date()).toISOString(),
     reportHref: (r) => reports.get(r.dir),

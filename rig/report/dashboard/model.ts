@@ -35,12 +35,11 @@ export interface Trend {
   series: TrendSeries[];
 }
 
-const SUITE_ORDER = ['boot', 'network', 'wifi', 'update-rollback'];
-
-export function orderSuites(names: Iterable<string>): string[] {
+/** Suites in `order` (their manifests' report order, rig/catalog/suites.ts) first, the rest by name. */
+export function orderSuites(names: Iterable<string>, order: readonly string[] = []): string[] {
   const rank = (s: string) => {
-    const i = SUITE_ORDER.indexOf(s);
-    return i < 0 ? SUITE_ORDER.length : i;
+    const i = order.indexOf(s);
+    return i < 0 ? order.length : i;
   };
   return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -69,9 +68,13 @@ function counts(tests: TestResult[]): Partial<Record<Verdict, number>> {
   return c;
 }
 
-export function matrix(boards: BoardRuns[]): { suites: string[]; rows: MatrixCell[][] } {
+export function matrix(
+  boards: BoardRuns[],
+  order: readonly string[] = [],
+): { suites: string[]; rows: MatrixCell[][] } {
   const suites = orderSuites(
     boards.flatMap((b) => [...b.latest.summary.suites, ...b.latest.summary.tests.map((t) => t.suite)]),
+    order,
   );
   const rows = boards.map((b) =>
     suites.map((suite): MatrixCell => {
@@ -124,9 +127,12 @@ function series(name: string, runs: RunRecord[], value: (s: RunSummary) => numbe
 }
 
 /** Per-board trends over the last `last` runs: one point per run in every series. */
-export function trends(b: BoardRuns, last: number): Trend[] {
+export function trends(b: BoardRuns, last: number, order: readonly string[] = []): Trend[] {
   const runs = b.runs.slice(-last);
-  const suites = orderSuites(runs.flatMap((r) => r.summary.suites));
+  const suites = orderSuites(
+    runs.flatMap((r) => r.summary.suites),
+    order,
+  );
   return [
     {
       id: 'boot',
