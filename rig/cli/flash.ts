@@ -1,7 +1,6 @@
-import { InputError } from '../errors.js';
 import { flash } from '../flash/index.js';
 import { maskUrl } from '../log.js';
-import { helpText, parseOptions, type OptionTable } from './options.js';
+import { checkSha256, helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
 
@@ -88,12 +87,3 @@ export const command: CliCommand = {
     return 0;
   },
 };
-
-/** `--image-sha256`: 64 hexadecimal digits, in either case. */
-export function checkSha256(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[0-9a-fA-F]{64}$/.test(v)) {
-    throw new InputError(`--image-sha256 ${v}: expected 64 hexadecimal digits (the output of sha256sum)`);
-  }
-  return v.toLowerCase();
-}

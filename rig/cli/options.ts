@@ -137,3 +137,12 @@ export function helpText(h: {
 }): string {
   return [h.synopsis, h.intro, optionLines(h.options).join('\n'), h.notes].filter(Boolean).join('\n\n');
 }
+
+/** `--image-sha256`: 64 hexadecimal digits, in either case. */
+export function checkSha256(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(v)) {
+    throw new InputError(`--image-sha256 ${v}: expected 64 hexadecimal digits (the output of sha256sum)`);
+  }
+  return v.toLowerCase();
+}

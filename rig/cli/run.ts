@@ -6,7 +6,14 @@ import { checkReportsDir } from '../report/reports-dir.js';
 import { inputFile } from '../util/input-file.js';
 import type { ResolvedBoard } from '../runner/board-factory.js';
 import { suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
-import { helpText, optionLines, parseOptions, type OptionSpec, type OptionValues } from './options.js';
+import {
+  checkSha256,
+  helpText,
+  optionLines,
+  parseOptions,
+  type OptionSpec,
+  type OptionValues,
+} from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
 export const RUN_OPTIONS = [
@@ -19,6 +26,11 @@ export const RUN_OPTIONS = [
     name: 'image',
     value: 'PATH|URL',
     description: "image to flash (default: the virtual board's reference image)",
+  },
+  {
+    name: 'image-sha256',
+    value: 'HEX',
+    description: "the image's expected sha256 (an image or a download that differs is refused)",
   },
   { name: 'suite', value: 'LIST', description: 'suites, comma separated (default: the default suites)' },
   { name: 'grep', value: 'RE', description: 'only tests whose title matches RE' },
@@ -93,7 +105,7 @@ export function reproduceCommand(
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of ['image', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
+  for (const k of ['image', 'image-sha256', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -138,7 +150,8 @@ function settings(values: RunValues & { suite: string }) {
     throw new InputError(
       `--suite ${values.suite}: no suite named (suites are comma separated: boot,network)`,
     );
-  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites };
+  const imageSha256 = checkSha256(values['image-sha256']);
+  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites, imageSha256 };
 }
 
 async function main(argv: string[], io: CliIo): Promise<number> {
@@ -194,6 +207,7 @@ async function runOne(
     board: b,
     os: r.os,
     image,
+    imageSha256: s.imageSha256,
     suites: s.suites,
     grep: values.grep,
     reportsDir: r.reports,

@@ -61,7 +61,7 @@ const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNR
 
 const sha256Of = (s: string) => createHash('sha256').update(s).digest('hex');
 
-async function fileSha256(path: string): Promise<string> {
+export async function fileSha256(path: string): Promise<string> {
   const h = createHash('sha256');
   await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), h);
   return h.digest('hex');

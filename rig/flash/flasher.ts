@@ -26,7 +26,7 @@ export interface FlashResult {
   verifySeconds: number;
   /** Write throughput in MB/s (10^6), for the trends. */
   mbPerSecond: number;
-  /** For an image URL: the sha256 of the bytes downloaded and flashed. */
+  /** For an image URL, or an image checked against `imageSha256`: the sha256 of the bytes flashed. */
   sha256?: string;
   /** For an image URL: whether the server said the cached copy was current (no body transferred). */
   fromCache?: boolean;
@@ -42,7 +42,7 @@ export type ImageFormat = 'raw' | 'gz' | 'xz' | 'zst' | 'bz2' | 'zip';
 
 export interface FlashOptions {
   verify?: boolean;
-  /** The image's expected sha256 (an image URL's download is refused when it differs). */
+  /** The image's expected sha256 (an image, or an image URL's download, that differs is refused). */
   imageSha256?: string;
   bmap?: string;
   /**

@@ -5,7 +5,7 @@ import { logger } from '../log.js';
 import { throwIfAborted } from '../util/abort.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import { bmapCandidates, findBmap, mappedBytes, readBmap, type ImageMap } from './bmap.js';
-import { discardCached, download, isUrl, type DownloadOptions } from './download.js';
+import { discardCached, download, fileSha256, isUrl, type DownloadOptions } from './download.js';
 import type { FlashOptions, FlashResult, Flasher } from './flasher.js';
 import { findHoles } from './holes.js';
 import { ProgressMeter } from './progress.js';
@@ -62,9 +62,25 @@ export interface LocalSource {
 }
 
 export async function fetchSource(pathOrUrl: string, o: PrepareOptions = {}): Promise<LocalSource> {
-  if (!isUrl(pathOrUrl)) return { path: pathOrUrl, discard: () => Promise.resolve() };
+  if (!isUrl(pathOrUrl)) {
+    const sha256 = o.sha256 ? await localSha256(pathOrUrl, o.sha256) : undefined;
+    return { path: pathOrUrl, sha256, discard: () => Promise.resolve() };
+  }
   const d = await download(pathOrUrl, o);
   return { path: d.path, sha256: d.sha256, fromCache: d.cached, discard: () => discardCached(d.path) };
+}
+
+/** A local image's sha256, which must be the one expected (`--image-sha256`): refused before writing. */
+async function localSha256(file: string, expected: string): Promise<string> {
+  const actual = await fileSha256(file);
+  if (actual !== expected.toLowerCase()) {
+    throw new InputError(`${file}: its sha256 is ${actual}, expected ${expected} (--image-sha256)`, {
+      file,
+      expected,
+      actual,
+    });
+  }
+  return actual;
 }
 
 /** A local path for an image given as a path or an http(s) URL (downloaded into the cache, resumable). */

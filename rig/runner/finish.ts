@@ -48,6 +48,7 @@ export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunS
     image: {
       path: facts.image?.source ?? opts.image ?? '',
       sha256: facts.image?.sha256,
+      fromCache: facts.image?.fromCache,
       version: facts.image?.version,
       sizeBytes: facts.image?.sizeBytes,
     },

@@ -86,6 +86,7 @@ export const prepare: Task<
       board: board.type,
       os: opts.os,
       image: opts.image,
+      imageSha256: opts.imageSha256,
       runDir,
       signal: opts.signal,
       env: opts.env,
