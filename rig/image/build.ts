@@ -38,7 +38,8 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.HW_TEST_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hw-test');
 }
 
-async function walk(dir: string): Promise<string[]> {
+/** Every regular file below dir, sorted: the input of a content hash. */
+export async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);

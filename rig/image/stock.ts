@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from '../catalog/schema.js';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { realSpawner } from '../util/spawn.js';
-import { cacheRoot, type BuildOptions } from './build.js';
+import { cacheRoot, walk, type BuildOptions } from './build.js';
 
 const log = logger('image:stock');
 
@@ -28,16 +28,6 @@ export interface StockImage {
   hash: string;
   cached: boolean;
   seconds: number;
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out.sort();
 }
 
 /** The hash of the image's own inputs: its os/ folder (build script and overlay), nothing else. */
