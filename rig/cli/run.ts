@@ -177,10 +177,14 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const reports = path.resolve(values.reports);
   const summaries =
     boards.length > 1
-      ? await runMany(boards, argv, reports, s.parallel, io)
+      ? await runMany(boards, argv, s.parallel, io)
       : [await runOne(boards[0], { values, suiteValues: parsed.extra, settings: s, os, reports }, io)];
-  // The parent prints the summary of every board.
-  if (io.env.HW_TEST_CHILD) return exitFor(summaries);
+  // The parent prints the summary of every board; it finds each child's report from what it tells.
+  if (io.env.HW_TEST_CHILD) {
+    const { tellRunDir } = await import('../runner/multi.js');
+    for (const x of summaries) await tellRunDir(io.env, path.join(reports, x.board, x.runId));
+    return exitFor(summaries);
+  }
   await printResults(summaries, reports, s.suites, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
@@ -235,25 +239,27 @@ function given(values: Record<string, string | undefined>): Record<string, strin
 async function runMany(
   boards: ResolvedBoard[],
   argv: string[],
-  reports: string,
   parallel: number,
   io: CliIo,
 ): Promise<RunSummary[]> {
   const { runChildren } = await import('../runner/multi.js');
   const { readFile } = await import('node:fs/promises');
   const rest = withoutOptions(argv, ['--board', '--parallel']);
-  await runChildren(
+  const children = await runChildren(
     boards.map((b) => b.name),
     rest,
     { parallel, signal: io.signal, err: (l) => io.err(l) },
   );
   const summaries: RunSummary[] = [];
   for (const b of boards) {
-    const file = path.join(reports, b.name, 'latest', 'summary.json');
+    // The child's own run folder: `latest` stays put when its run was refused (busy, quarantined).
+    const runDir = children.find((c) => c.board === b.name)?.runDir;
+    const file = runDir && path.join(runDir, 'summary.json');
     try {
+      if (!file) throw new Error('no run folder');
       summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
     } catch {
-      io.err(`${b.name}: no report was written (${file})`);
+      io.err(`${b.name}: no report was written${file ? ` (${file})` : ''}`);
     }
   }
   return summaries;

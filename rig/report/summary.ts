@@ -39,14 +39,22 @@ export async function createRunDir(reportsDir: string, board: string, runId: str
   return dir;
 }
 
-/** summary.json, junit.xml, and the `latest` link to this run. Secrets are masked in every file. */
-export async function writeRunReports(runDir: string, run: RunSummary): Promise<void> {
+/**
+ * summary.json, junit.xml, and the `latest` link to this run (not for a run that was refused before
+ * it reached the board: `latest` stays on the last run that tested it). Secrets are masked in every file.
+ */
+export async function writeRunReports(
+  runDir: string,
+  run: RunSummary,
+  o: { latest?: boolean } = {},
+): Promise<void> {
   // Which requested suites tested nothing, and why: said in summary.json, not left to the reader.
   const missed = missedSuites(run);
   const summary = missed.length ? { ...run, missed } : run;
   // Masked before serialising: JSON escaping (a quote, a newline in a key) would hide a secret.
   await writeAtomic(path.join(runDir, 'summary.json'), `${JSON.stringify(maskDeep(summary), null, 2)}\n`);
   await writeAtomic(path.join(runDir, 'junit.xml'), junitXml(summary));
+  if (o.latest === false) return;
   const latest = path.join(path.dirname(runDir), 'latest');
   const tmp = `${latest}.tmp-${process.pid}`;
   await rm(tmp, { force: true });

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { countsAgainstBoard, errorMessage } from '../errors.js';
+import { classOf, countsAgainstBoard, errorMessage } from '../errors.js';
 import type { RunSummary, StageTiming, StepRecord } from '../report/model.js';
 import { writeRunReports } from '../report/summary.js';
 import type { RunBase } from './context.js';
@@ -20,10 +20,21 @@ export interface RunEnd {
 export async function finishRun(base: RunBase, end: RunEnd): Promise<RunSummary> {
   const summary = buildSummary(base, end);
   await saveSerialLog(base);
-  await writeRunReports(base.runDir, summary);
+  await writeRunReports(base.runDir, summary, { latest: !refused(base, end.runError) });
   base.events.runEnd(base.board.name, summary.verdict, base.runDir);
   await stat(base.runDir);
   return summary;
+}
+
+/**
+ * A run refused before it reached the board: bad input, a quarantined board, a busy one (or a
+ * download server that failed it: not the board's fault either). Its report is written, but
+ * `reports/<board>/latest` stays on the last run that tested the board.
+ */
+export function refused({ facts }: RunBase, runError: unknown): boolean {
+  if (facts.instance !== undefined || runError === undefined) return false;
+  const cls = classOf(runError);
+  return facts.quarantined || cls === 'input' || (cls === 'infra' && !countsAgainstBoard(runError));
 }
 
 export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunSummary {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { boardHealth } from '../../rig/runner/health.js';
@@ -81,6 +81,8 @@ describe('health check: quarantine through real infra faults, the nightly skips,
   });
 
   it('the nightly (--board all) skips the quarantined board with the reason, and runs the other', async function () {
+    const latestA = path.join(reports(), A, 'latest');
+    const before = readlinkSync(latestA);
     const r = await runCli(
       [
         '--board',
@@ -107,6 +109,9 @@ describe('health check: quarantine through real infra faults, the nightly skips,
     // The quarantined board was not touched: its step list is the refusal alone.
     expect(out).to.not.match(new RegExp(`${A}: (reserve|flash)\\.\\.\\.`));
     expect((await boardHealth(health, A)).quarantined).to.equal(true);
+    // The refusal has a report of its own, but `latest` stays on the last run that tested the board.
+    expect(readlinkSync(latestA)).to.equal(before);
+    expect(readdirSync(path.join(reports(), A)).filter((d) => d !== 'latest')).to.have.length(3);
   });
 
   it('hw-test health-check boots it through the rig and lifts the quarantine', async function () {
