@@ -4,7 +4,7 @@ import { checkSha256, helpText, parseOptions, type OptionTable } from './options
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
 
-const OPTIONS = [
+export const OPTIONS = [
   {
     name: 'image',
     value: 'SRC',

@@ -11,6 +11,13 @@ import { loadOsProfile } from '../../rig/catalog/os-profile.js';
 import { HwTestError } from '../../rig/errors.js';
 import { lockBoard, type BoardLock } from '../../rig/runner/lock.js';
 import { CLI, ROOT } from '../helpers/cli.js';
+import { builtinSuites, suiteOptions } from '../../rig/catalog/suites.js';
+import { OPTIONS as BOARDS_OPTIONS } from '../../rig/cli/boards.js';
+import { OPTIONS as DOCTOR_OPTIONS } from '../../rig/cli/doctor.js';
+import { OPTIONS as FLASH_OPTIONS } from '../../rig/cli/flash.js';
+import { CONFIGURE_OPTIONS } from '../../rig/cli/image-configure.js';
+import type { OptionSpec } from '../../rig/cli/options.js';
+import { RUN_OPTIONS } from '../../rig/cli/run.js';
 
 /**
  * Random arguments and random lab, board and OS-profile YAML thrown at the loaders (in this
@@ -213,58 +220,43 @@ describe('bad input, property-based: the CLI (child processes, a sandbox)', func
       '',
     );
 
-  /** Each option's kind of value: it mostly gets values of its kind, sometimes anything. */
-  const KINDS: Record<string, 'path' | 'name' | 'number' | 'text' | 'flag'> = {
-    '--board': 'name',
-    '--image': 'path',
-    '--to': 'path',
-    '--lab': 'path',
-    '--os': 'path',
-    '--reports': 'path',
-    '--ssh-key': 'path',
-    '--wifi-psk-file': 'path',
-    '--bmap': 'path',
-    '--suite': 'name',
-    '--lock-timeout': 'number',
-    '--parallel': 'number',
-    '--retries': 'number',
-    '--quarantine-after': 'number',
-    '--cuts': 'number',
-    '--grep': 'text',
-    '--seed': 'text',
-    '--image-sha256': 'text',
-    '--hostname': 'text',
-    '--wifi-ssid': 'text',
-    '--no-verify': 'flag',
-    '--dev-mode': 'flag',
-    '--json': 'flag',
-  };
-  /** The subcommands fuzzed, with their own options (`--lock-timeout` is set by the harness). */
-  const COMMANDS: [string[], string[]][] = [
-    [
-      [],
-      [
-        '--board',
-        '--image',
-        '--suite',
-        '--grep',
-        '--reports',
-        '--lab',
-        '--os',
-        '--parallel',
-        '--retries',
-        '--quarantine-after',
-        '--cuts',
-        '--seed',
-      ],
-    ],
-    [['boards'], ['--lab', '--json']],
-    [['flash'], ['--image', '--to', '--bmap', '--no-verify', '--image-sha256']],
-    [
-      ['image', 'configure'],
-      ['--hostname', '--ssh-key', '--wifi-ssid', '--wifi-psk-file', '--dev-mode', '--os'],
-    ],
-  ];
+  /**
+   * An option's kind of value, read from its placeholder in the command's option table (the table
+   * that parses it and prints its --help): it mostly gets values of its kind, sometimes anything.
+   */
+  function kindOf(o: OptionSpec): 'path' | 'name' | 'number' | 'text' | 'flag' {
+    if (!o.value) return 'flag';
+    if (/FILE|PATH|DEVICE|SRC|DIR|PROFILE|IMAGE/.test(o.value)) return 'path';
+    if (/NAME|LIST/.test(o.value)) return 'name';
+    if (/^(N|S)$/.test(o.value)) return 'number';
+    return 'text';
+  }
+  /**
+   * The subcommands fuzzed, each with every option of its table (a new option is fuzzed without
+   * touching this test): the run's own and its suites' (`--lock-timeout` is set by the harness),
+   * boards, doctor, flash, image configure.
+   */
+  let COMMANDS: [string[], OptionSpec[]][] = [];
+  before(async function () {
+    const suites = suiteOptions(await builtinSuites()).map((o) => ({ ...o, description: '' }));
+    COMMANDS = [
+      [[], [...RUN_OPTIONS, ...suites].filter((o) => o.name !== 'lock-timeout')],
+      [['boards'], [...BOARDS_OPTIONS]],
+      [['doctor'], [...DOCTOR_OPTIONS]],
+      [['flash'], [...FLASH_OPTIONS]],
+      [['image', 'configure'], [...CONFIGURE_OPTIONS]],
+    ];
+  });
+
+  it('fuzzes every option of the generated option tables, each with values of its kind', function () {
+    const all = COMMANDS.flatMap(([, table]) => table.map((o) => `--${o.name}`));
+    for (const o of ['--image-sha256', '--timeout', '--cuts', '--seed', '--declare', '--to', '--json'])
+      expect(all).to.include(o);
+    const run = COMMANDS[0][1];
+    expect(kindOf(run.find((o) => o.name === 'parallel')!)).to.equal('number');
+    expect(kindOf(run.find((o) => o.name === 'image')!)).to.equal('path');
+    expect(kindOf(run.find((o) => o.name === 'board')!)).to.equal('name');
+  });
 
   function args(): fc.Arbitrary<string[]> {
     const names = fc.constantFrom(
@@ -283,15 +275,14 @@ describe('bad input, property-based: the CLI (child processes, a sandbox)', func
     const of = { path: paths(), name: names, number: numbers, text, flag: fc.constant('') };
     const stray = fc.constantFrom('--foo', '-x', '--', '--board=', 'extra');
     return fc.constantFrom(...COMMANDS).chain(([head, options]) => {
-      const pair: fc.Arbitrary<string[]> = fc
-        .constantFrom(...options)
-        .chain((o) =>
-          KINDS[o] === 'flag'
-            ? fc.constant([o])
-            : fc
-                .oneof({ weight: 5, arbitrary: of[KINDS[o]] as fc.Arbitrary<string> }, text, paths())
-                .map((v) => [o, v]),
-        );
+      const pair: fc.Arbitrary<string[]> = fc.constantFrom(...options).chain((o) => {
+        const kind = kindOf(o);
+        return kind === 'flag'
+          ? fc.constant([`--${o.name}`])
+          : fc
+              .oneof({ weight: 5, arbitrary: of[kind] as fc.Arbitrary<string> }, text, paths())
+              .map((v) => [`--${o.name}`, v]);
+      });
       const positional: fc.Arbitrary<string[]> =
         head[0] === 'image' ? paths().map((p) => [p]) : fc.constant([]);
       return fc
