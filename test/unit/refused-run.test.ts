@@ -14,6 +14,7 @@ function base(runId: string, facts: Partial<RunBase['facts']>, reports: string):
   return {
     board: { name: 'b', type: { name: 't' } },
     opts: { signal: new AbortController().signal, suites: ['boot'], reproduce: 'r' },
+    suites: [{ name: 'boot' }],
     runDir,
     events: new Multiplexer([]),
     facts: { tests: [], quarantined: false, ...facts },

@@ -71,6 +71,7 @@ describe('a run checks --image-sha256 and records which bytes it flashed', funct
     const base = {
       board: { name: 'b', type: { name: 't' } },
       opts: { signal, suites: ['boot'], image: 'http://x/os.img', reproduce: 'r' },
+      suites: [{ name: 'boot' }],
       facts: {
         tests: [],
         quarantined: false,
