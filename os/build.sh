@@ -35,7 +35,7 @@ set -euo pipefail
 
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
-VARIANTS="v1 v2 kernel-panic hang no-network no-ssh health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
+VARIANTS="v1 v2 kernel-panic hang no-network no-ssh wifi-ignores-config health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
 
 ARCH= VARIANT= OUT= BUNDLE_OUT=
 while (($#)); do
@@ -115,6 +115,13 @@ no-network) sed -i 's/^DHCP=.*/DHCP=no/' "$root/etc/hw-test/services.conf" ;;
 no-ssh)
 	sed -i 's/^SSH=.*/SSH=no/' "$root/etc/hw-test/services.conf"
 	rm -f "$root/usr/sbin/dropbear" "$root/usr/bin/dropbearkey"
+	;;
+wifi-ignores-config)
+	# A factory network baked into the image, joined instead of the provisioned one: the radio,
+	# wpa_supplicant and DHCP all work, only the credentials written for the run are ignored.
+	printf 'ctrl_interface=/run/wpa_supplicant\nnetwork={\n\tssid="hwtest-factory"\n\tpsk="factory-default-psk"\n\tkey_mgmt=WPA-PSK\n}\n' \
+		>"$root/etc/hw-test/wpa_supplicant.factory.conf"
+	sed -i 's|^WIFI_CONFIG=.*|WIFI_CONFIG=/etc/hw-test/wpa_supplicant.factory.conf|' "$root/etc/hw-test/services.conf"
 	;;
 esac
 

@@ -72,4 +72,9 @@ if [[ $(id -u) -eq 0 ]]; then
 else
 	say "not root: the stock Debian image (npm test's debian-12 fixture) is not built; those tests will skip"
 fi
+# The virtual access point's agent (hostapd, iw, busybox from Debian packages) for the wifi suite.
+for arch in x86_64 armv7; do
+	node --input-type=module -e "await (await import('./dist/rig/net/virtual-ap-agent.js')).ensureApAgent('$arch')" ||
+		die "building the $arch virtual access point agent failed"
+done
 say "ready"

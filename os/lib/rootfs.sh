@@ -23,13 +23,18 @@ ROOTFS_MODULES=(
 	mmc_block mmci
 	af_packet virtio_rng
 )
+# Modules copied into the root but not loaded at boot: the kernel or the system loads them when
+# the hardware appears (modprobe, or the kernel's request_module for the crypto). The virtual
+# boards' WiFi radio is mac80211_hwsim, which the rig loads as it "plugs the radio in"; WPA2's
+# CCMP and the management-frame ciphers come from the crypto modules.
+ROOTFS_MODULES_ON_DEMAND=(mac80211_hwsim ccm ctr gcm cmac)
 
 # Package -> files taken from it. Libraries come from the NEEDED closure.
-ROOTFS_PKGS=(busybox-static dropbear-bin avahi-daemon wpasupplicant zstd)
+ROOTFS_PKGS=(busybox-static dropbear-bin avahi-daemon wpasupplicant iw zstd)
 ROOTFS_BINS=(
 	usr/sbin/dropbear usr/bin/dropbearkey
 	usr/sbin/avahi-daemon
-	sbin/wpa_supplicant sbin/wpa_cli
+	sbin/wpa_supplicant sbin/wpa_cli sbin/iw
 	usr/bin/zstd
 )
 # armv7 writes the U-Boot environment from Linux with libubootenv's tools.
@@ -83,13 +88,16 @@ rootfs_kernel() {
 }
 
 # Copies the listed modules and their dependencies into ROOT/lib/modules and writes
-# ROOT/lib/modules/load.order (paths relative to /lib/modules/KVER, insmod order).
+# ROOT/lib/modules/load.order (paths relative to /lib/modules/KVER, insmod order) for the
+# ones the initramfs loads; the on-demand ones are copied only.
 _rootfs_modules() {
-	local root=$1 mod line path
+	local root=$1 mod line path order
 	local -A done=()
 	mkdir -p "$root/lib/modules/$KVER"
 	: >"$root/lib/modules/load.order"
-	for mod in "${ROOTFS_MODULES[@]}"; do
+	for mod in "${ROOTFS_MODULES[@]}" "${ROOTFS_MODULES_ON_DEMAND[@]}"; do
+		order=$root/lib/modules/load.order
+		[[ " ${ROOTFS_MODULES_ON_DEMAND[*]} " == *" $mod "* ]] && order=/dev/null
 		while read -r line; do
 			case $line in
 			insmod\ *) ;;
@@ -102,7 +110,7 @@ _rootfs_modules() {
 			done[$path]=1
 			mkdir -p "$root/lib/modules/$KVER/$(dirname "$path")"
 			cp "$KDIR/lib/modules/$KVER/$path" "$root/lib/modules/$KVER/$path"
-			echo "$path" >>"$root/lib/modules/load.order"
+			echo "$path" >>"$order"
 		done < <(modprobe -d "$KDIR" -S "$KVER" --show-depends "$mod" 2>/dev/null || true)
 	done
 	cp "$KDIR/lib/modules/$KVER/modules.order" "$KDIR/lib/modules/$KVER/modules.builtin" "$KDIR/lib/modules/$KVER/modules.builtin.modinfo" \
@@ -210,7 +218,14 @@ initramfs_build() {
 	for applet in sh mount umount insmod switch_root sleep cat reboot echo mkdir dd blockdev poweroff halt rm sync; do
 		ln -s busybox "$ird/bin/$applet"
 	done
-	cp -a "$root/lib/modules/." "$ird/lib/modules/"
+	# Only what it loads: the on-demand modules stay in the root.
+	local kver m
+	kver=$(basename "$root"/lib/modules/*/)
+	cp "$root/lib/modules/load.order" "$ird/lib/modules/"
+	while read -r m; do
+		mkdir -p "$ird/lib/modules/$kver/$(dirname "$m")"
+		cp "$root/lib/modules/$kver/$m" "$ird/lib/modules/$kver/$m"
+	done <"$root/lib/modules/load.order"
 	cp "$OS_DIR/initramfs/init" "$ird/init"
 	chmod 755 "$ird/init"
 	(cd "$ird" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6 -n) >"$out"

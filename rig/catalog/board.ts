@@ -33,6 +33,8 @@ export interface BoardType {
     flasher?: number;
   };
   capabilities: Capability[];
+  /** The WiFi interface's name on this hardware (the OS profile's `wifi.interface` wins). */
+  wifi?: { interface?: string };
   qemu?: {
     binary: string;
     machine: string;

@@ -2,11 +2,12 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { capabilitySchema, type DriverDescriptor, type WiringView } from './drivers.js';
 import { GPIO_DRIVERS } from '../gpio/registry.js';
-import { POWER_DRIVERS, type PowerSpec } from '../power/registry.js';
+import { POWER_DRIVERS, powerDriver, type PowerSpec } from '../power/registry.js';
 import { MUX_DRIVERS, type MuxSpec } from '../sdmux/registry.js';
 import { QEMU_SERIAL } from '../power/qemu-power.js';
 import { BOARDS_DIR, boardNames } from './board.js';
 import { ROOT, loadYaml, readSchema } from './schema.js';
+import { checkWifi, type WifiSpec } from './lab-wifi.js';
 
 /**
  * The lab wiring file: which relay, mux, UART and network port belong to which board instance on
@@ -16,6 +17,7 @@ import { ROOT, loadYaml, readSchema } from './schema.js';
  */
 export type { PowerSpec } from '../power/registry.js';
 export type { MuxSpec } from '../sdmux/registry.js';
+export type { WifiSpec } from './lab-wifi.js';
 
 export interface LabInstanceSpec {
   type: string;
@@ -24,7 +26,7 @@ export interface LabInstanceSpec {
   mux?: MuxSpec;
   serial: { device: string; baud?: number };
   network?: { interface: string; dhcp?: boolean };
-  wifi?: { apInterface: string };
+  wifi?: WifiSpec;
 }
 
 export interface Lab {
@@ -85,8 +87,15 @@ export function loadLab(file: string, boardsDir = BOARDS_DIR): Lab {
       );
     }
     checkDrivers(file, name, inst);
+    if (inst.wifi)
+      checkWifi({ file, name, wifi: inst.wifi, virtual: simulatedBoard(inst), docs: WIRING_DOCS });
   }
   return lab;
+}
+
+/** The instance is a simulated board (its power driver stands for the whole board). */
+export function simulatedBoard(inst: Pick<LabInstanceSpec, 'power'>): boolean {
+  return powerDriver(inst.power).kind === 'simulated-board';
 }
 
 /** Cross-field rules the schema cannot say in one line: each driver's own (`check`). */

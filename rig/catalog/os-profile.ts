@@ -87,6 +87,8 @@ export interface OsProfile {
     };
     rpi?: { user?: string; wifiCountry?: string };
   };
+  /** The OS's name for the WiFi interface (default: the board type's, else `wlan0`). */
+  wifi?: { interface?: string };
   /** The update suite's view of the OS; every field optional (defaults: the reference OS). */
   update?: {
     repeatSameVersion?: 'refused' | 'harmless';

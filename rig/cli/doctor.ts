@@ -36,6 +36,8 @@ const USAGE = helpText({
   gpio    the GPIO lines can be claimed
   power   the power switch answers (a relay is switched off and read back)
   mux     the mux answers and its block device appears on switching (the board is powered off first)
+  wifi    the rig's AP interface exists and supports AP mode (iw phy), or a lab AP's passphrase and
+          address are there (hostapd, hostapd_cli, dnsmasq and iw are tool checks)
 
 With --os and --image: checks an OS profile against an image before a board is spent on it (the
 same as hw-test image check; see docs/your-os.md): prompts, the partition it configures and its
@@ -61,6 +63,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   const inst = findInstance(lab, opts.board);
   const type = loadBoard(inst.type);
   const checks = await import('../lab/doctor-checks.js');
+  const wifi = await import('../lab/doctor-wifi.js');
   const { createLabBoard } = await import('../lab/lab-board.js');
   const print = (r: CheckResult) => opts.out(checks.formatCheck(r));
 
@@ -77,7 +80,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   }
   try {
     const results = await checks.runChecks(
-      [...checks.toolChecks(inst, type, opts.env), checks.serialCheck(inst, type)],
+      [
+        ...checks.toolChecks(inst, type, opts.env, wifi.wifiTools(inst)),
+        checks.serialCheck(inst, type),
+        ...wifi.wifiChecks(inst, { spawner: opts.spawner, env: opts.env }),
+      ],
       print,
     );
     const board = await createLabBoard(lab, inst.name, {

@@ -17,6 +17,7 @@ export const VARIANTS = [
   'hang',
   'no-network',
   'no-ssh',
+  'wifi-ignores-config',
   'health-fails',
   'unbootable-update',
   'no-fallback',

@@ -77,18 +77,27 @@ async function isExecutable(p: string): Promise<boolean> {
   }
 }
 
-/** The external programs this instance's drivers run (each driver says which, and how to get them). */
-export function toolsFor(inst: LabInstance, type: BoardType): ToolNeed[] {
+/**
+ * The external programs this instance's drivers run (each driver says which, and how to get
+ * them), and `more` the instance's other parts run (its access point's: ./doctor-wifi.ts).
+ */
+export function toolsFor(inst: LabInstance, type: BoardType, more: readonly ToolNeed[] = []): ToolNeed[] {
   const tools: ToolNeed[] = [
     ...(powerDriver(inst.power).tools?.(inst.power) ?? []),
     ...(inst.mux ? (muxDriver(inst.mux).tools?.(inst.mux) ?? []) : []),
     ...(type.qemu ? [{ name: type.qemu.binary }] : []),
+    ...more,
   ];
   return tools.filter((t, i) => tools.findIndex((u) => u.name === t.name) === i);
 }
 
-export function toolChecks(inst: LabInstance, type: BoardType, env?: NodeJS.ProcessEnv): Check[] {
-  return toolsFor(inst, type).map((tool) => ({
+export function toolChecks(
+  inst: LabInstance,
+  type: BoardType,
+  env?: NodeJS.ProcessEnv,
+  more: readonly ToolNeed[] = [],
+): Check[] {
+  return toolsFor(inst, type, more).map((tool) => ({
     kind: 'tool',
     subject: tool.name,
     async run() {

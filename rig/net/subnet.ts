@@ -70,3 +70,24 @@ export function freeIndexes(base: string, inUse: readonly string[], taken: Reado
   }
   return out;
 }
+
+/**
+ * The plan of a given subnet (a lab's own, from its file) where the rig is `gateway`: the DHCP
+ * range is .100-.199 on a /24 or wider, else every address but the network's, the broadcast's
+ * and the gateway's end.
+ */
+export function planGivenSubnet(cidr: string, gateway: string): SubnetPlan & { prefix: number } {
+  const [first, last] = cidrRange(cidr);
+  const prefix = Number(cidr.split('/')[1] ?? 32);
+  const wide = last - first >= 255;
+  return {
+    cidr,
+    index: (first >>> 8) & 255,
+    gateway,
+    rig: gateway,
+    dhcpFirst: intToIp(wide ? first + 100 : first + 2),
+    dhcpLast: intToIp(wide ? first + 199 : last - 1),
+    netmask: intToIp(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0),
+    prefix,
+  };
+}

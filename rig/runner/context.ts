@@ -36,6 +36,8 @@ export interface BoardRunOptions {
   quarantineAfter?: number;
   /** A health check runs a quarantined board, and lifts the quarantine when it passes. */
   healthCheck?: boolean;
+  /** The WiFi AP's passphrase instead of the image's: a negative test of a WiFi suite. */
+  wifiApPassphrase?: string;
 }
 
 /** What the run has established so far, for its report (filled as the tasks go, kept on failure). */

@@ -16,7 +16,7 @@ export { withInfraRetries } from './retry.js';
 const log = logger('run');
 
 /**
- * One board, one run: reserve, prepare, network, access point, open the board, flash, flasher
+ * One board, one run: reserve, prepare, network, open the board, access point, flash, flasher
  * stage, boot and suites, each a task with its teardown; then the report and the board's health.
  * Teardowns run in reverse order whatever happens, and the report is written even when the run
  * is interrupted.
@@ -28,8 +28,8 @@ const RUN = TaskList.start<RunBase>()
   .then(task.accessPointPlan)
   .then(task.prepare)
   .then(task.network)
-  .then(task.accessPoint)
   .then(task.open)
+  .then(task.accessPoint)
   .then(task.flash)
   .then(task.flasherStage)
   .then(task.bootSession)

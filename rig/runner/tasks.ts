@@ -7,9 +7,9 @@ import { failurePatterns } from '../catalog/board.js';
 import { announcedHostname, sshLogin } from '../catalog/os-expect.js';
 import { InfraError, InterruptedError } from '../errors.js';
 import { cacheRoot } from '../image/build.js';
-import { generateWifiCredentials, type WifiCredentials } from '../net/hostapd.js';
 import type { TestResult } from '../report/model.js';
-import type { WifiAccessPoint } from '../suite-api/contracts.js';
+import type { AccessPoint } from '../net/wifi-ap.js';
+import type { WifiNetwork } from '../suite-api/contracts.js';
 import { defaultImageSource } from './artifacts.js';
 import { openBoard } from './board-factory.js';
 import type { RunBase, RunNetwork } from './context.js';
@@ -19,6 +19,7 @@ import { lockBoard, type BoardLock } from './lock.js';
 import { prepareImage, type PreparedImage } from './prepare.js';
 import { withInfraRetries } from './retry.js';
 import { runSuites } from './suites.js';
+import { openAccessPoint, planWifi, type WifiPlan } from './wifi-ap.js';
 import type { Task } from './task-runner.js';
 
 /**
@@ -66,23 +67,22 @@ export const workCopy: Task<RunBase, object> = {
   }),
 };
 
-/** The access point's credentials exist before prepare: they are configured into the image. */
-export const accessPointPlan: Task<RunBase, { wifiCredentials: WifiCredentials | undefined }> = {
-  setup({ board, needs }) {
-    const wanted = needs.accessPoint && board.wiring?.instance.wifi !== undefined;
-    return Promise.resolve({ wifiCredentials: wanted ? generateWifiCredentials(board.name) : undefined });
+/**
+ * The run's WiFi is decided before prepare: its credentials are configured into the image, and a
+ * board with no access point to join is refused before anything is flashed.
+ */
+export const accessPointPlan: Task<RunBase, { wifiPlan: WifiPlan | undefined }> = {
+  setup({ board, opts, needs }) {
+    return Promise.resolve({ wifiPlan: planWifi({ board, wanted: needs.accessPoint, env: opts.env }) });
   },
 };
 
-export const prepare: Task<
-  RunBase & { wifiCredentials: WifiCredentials | undefined },
-  { image: PreparedImage }
-> = {
+export const prepare: Task<RunBase & { wifiPlan: WifiPlan | undefined }, { image: PreparedImage }> = {
   step: 'prepare',
-  async setup({ board, opts, needs, runDir, events, facts, wifiCredentials }) {
+  async setup({ board, opts, needs, runDir, events, facts, wifiPlan }) {
     const source = defaultImageSource(board.type, opts.env);
     const image = await prepareImage({
-      wifi: wifiCredentials,
+      wifi: wifiPlan?.credentials,
       board: board.type,
       os: opts.os,
       image: opts.image,
@@ -138,28 +138,6 @@ export const network: Task<RunBase & { image: PreparedImage }, { network: RunNet
   teardown: ({ network }) => network && { step: 'network down', run: () => network.teardown() },
 };
 
-type ApIn = RunBase & { wifiCredentials: WifiCredentials | undefined };
-
-export const accessPoint: Task<ApIn, { wifi: WifiAccessPoint | undefined; stopAp?: () => Promise<void> }> = {
-  step: 'wifi access point',
-  skip: ({ wifiCredentials, board }) =>
-    wifiCredentials && board.wiring?.instance.wifi ? undefined : { wifi: undefined },
-  async setup({ board, opts, runDir, wifiCredentials }) {
-    const apInterface = board.wiring?.instance.wifi?.apInterface;
-    if (!wifiCredentials || !apInterface) return { wifi: undefined };
-    const { startAccessPoint } = await import('./lab-net.js');
-    const ap = await startAccessPoint({
-      board: board.name,
-      apInterface,
-      credentials: wifiCredentials,
-      runDir,
-      signal: opts.signal,
-    });
-    return { wifi: ap.context, stopAp: () => ap.stop() };
-  },
-  teardown: ({ stopAp }) => stopAp && { step: 'wifi access point down', run: stopAp },
-};
-
 export const open: Task<RunBase & { network: RunNetwork | undefined }, { instance: BoardInstance }> = {
   async setup({ board, opts, network, facts }) {
     const instance = await openBoard(board, {
@@ -172,6 +150,32 @@ export const open: Task<RunBase & { network: RunNetwork | undefined }, { instanc
     return { instance };
   },
   teardown: ({ instance }) => ({ step: 'power off and release', run: () => instance.release() }),
+};
+
+type ApIn = RunBase & { wifiPlan: WifiPlan | undefined; network: RunNetwork | undefined };
+
+/**
+ * The access point, after the board is opened: its teardown then runs before the board's power
+ * off (a virtual board's AP runs on the board). hostapd on a rig interface and a lab's AP are up
+ * before the board boots; a virtual board's comes up when the suite asks (`ready`), over SSH.
+ */
+export const accessPoint: Task<ApIn, { wifi: AccessPoint | undefined }> = {
+  step: 'wifi access point',
+  skip: ({ wifiPlan }) => (wifiPlan ? undefined : { wifi: undefined }),
+  async setup({ board, opts, runDir, wifiPlan, network }) {
+    if (!wifiPlan) return { wifi: undefined };
+    const wifi = await openAccessPoint({
+      plan: wifiPlan,
+      board,
+      network,
+      runDir,
+      env: opts.env,
+      signal: opts.signal,
+      apPassphrase: opts.wifiApPassphrase,
+    });
+    return { wifi };
+  },
+  teardown: ({ wifi }) => wifi && { step: 'wifi access point down', run: () => wifi.stop() },
 };
 
 export const flash: Task<RunBase & { instance: BoardInstance; image: PreparedImage }, object> = {
@@ -232,7 +236,7 @@ type SuitesIn = RunBase & {
   image: PreparedImage;
   boot: ConsoleBootSession;
   network: RunNetwork | undefined;
-  wifi: WifiAccessPoint | undefined;
+  wifi: WifiNetwork | undefined;
 };
 
 export const suites: Task<SuitesIn, { tests: TestResult[] }> = {

@@ -77,12 +77,52 @@ export interface BoardNetwork {
   readonly rigName?: { name: string; address: string };
 }
 
-/** The rig's WiFi access point for this run (its credentials were configured into the image). */
-export interface WifiAccessPoint {
+/** One station in the access point's table (hostapd's `all_sta`). */
+export interface WifiStation {
+  mac: string;
+  /** hostapd's flags: AUTH, ASSOC, AUTHORIZED (the 4-way handshake completed) ... */
+  flags: string[];
+}
+
+/** Instead of a result: why the rig cannot see this on its access point (a lab's own AP). */
+export interface Unavailable {
+  unavailable: string;
+}
+
+/**
+ * The WiFi network the rig set up for this run, from the rig's side of the air: hostapd on a rig
+ * interface (real hardware), hostapd on the virtual board's second simulated radio (virtual
+ * boards), or a lab's own access point (fixed mode).
+ */
+export interface WifiNetwork {
+  readonly kind: 'rig' | 'virtual' | 'lab';
   readonly ssid: string;
+  /** The AP's subnet, `a.b.c.0/24`. */
   readonly subnet: string;
+  /** The rig's address on the AP's network: reached by the board through WiFi only. */
   readonly rigAddress: string;
-  readonly iface?: string;
+  /**
+   * Brings the AP up for a board that is up and reachable (a virtual board's radios are plugged in
+   * here; an AP on real hardware is up before the board boots). Idempotent. Resolves with the
+   * BSSID when the rig knows it.
+   */
+  ready(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ bssid?: string }>;
+  /** The AP's stations, or why the rig cannot see them. */
+  stations(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<WifiStation[] | Unavailable>;
+  /** The leases of the AP's DHCP server, or why the rig cannot see them. */
+  leases(opts: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+  }): Promise<{ mac: string; address: string; hostname?: string }[] | Unavailable>;
+  /** The AP's own log lines about one station (hostapd's), quoted when it does not join. */
+  events(mac: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<string[]>;
+  /** One ping from the rig's side of the AP to `address`. */
+  ping(address: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandResult>;
+  /** Serves `bytes` bytes over HTTP on the rig's address on the AP; the board fetches `url`. */
+  serve(
+    bytes: number,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<{ url: string; close(): Promise<void> }>;
 }
 
 export interface SuiteContext {
@@ -94,8 +134,8 @@ export interface SuiteContext {
   readonly boot: BootSession;
   /** Present when the run set a network up for the board (a suite whose manifest says `network`). */
   readonly network?: BoardNetwork;
-  /** The rig's WiFi access point for this run, when the lab file gives the board one (`accessPoint`). */
-  readonly wifi?: WifiAccessPoint;
+  /** The rig's WiFi network for this run, on a board with the suite's capabilities (`accessPoint`). */
+  readonly wifi?: WifiNetwork;
   /** The hostname configured into the image for this run. */
   readonly hostname: string;
   /** The artifacts the run prepared for the suites' manifests, by name (e.g. `update:v2`). */

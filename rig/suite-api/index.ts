@@ -11,7 +11,9 @@ export type {
   ConsoleShell,
   Dut,
   SuiteContext,
-  WifiAccessPoint,
+  Unavailable,
+  WifiNetwork,
+  WifiStation,
 } from './contracts.js';
 export { rig, setRig, skipBecause } from './context.js';
 export { defineSuite, type SuiteArtifact, type SuiteManifest, type SuiteOption } from './manifest.js';

@@ -40,7 +40,9 @@ export interface SuiteManifest {
   readonly network?: boolean;
   /**
    * The board joins the rig's WiFi access point: the run's credentials go into the image and the
-   * lab's access point is started (`rig().wifi`).
+   * access point is started (`rig().wifi`): hostapd on the lab's AP interface, the lab's own AP,
+   * or a virtual board's simulated one, which the rig reaches over the board's network (so a
+   * suite that asks for it asks for `network` too).
    */
   readonly accessPoint?: boolean;
   readonly artifacts?: readonly SuiteArtifact[];

@@ -6,10 +6,13 @@ import type { CommandResult, Dut } from '../fixture.js';
 
 export interface WifiExpectation {
   ssid: string;
+  /** The AP's BSSID, when the rig knows it: the board must be associated with that one. */
+  bssid?: string;
   /** The AP's subnet, `a.b.c.0/24`. */
   subnet: string;
   /** The rig's address on the AP: reached through `iface` only. */
   rigAddress: string;
+  /** The board's WiFi interface (OS profile, board type, else `wlan0`): never the rig's. */
   iface?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -19,7 +22,7 @@ export interface WifiExpectation {
 export class WifiCheckError extends Error {
   override readonly name = 'AssertionError';
   constructor(
-    readonly step: 'association' | 'address' | 'route',
+    readonly step: 'association' | 'address' | 'route' | 'transfer',
     message: string,
   ) {
     super(message);
@@ -53,6 +56,11 @@ export async function checkAssociated(
         'association',
         `${iface} is associated with "${ssid}", not the rig's "${e.ssid}": ${quote(iwCmd, iw)}`,
       );
+    if (e.bssid && bssid.toLowerCase() !== e.bssid.toLowerCase())
+      throw new WifiCheckError(
+        'association',
+        `${iface} is associated with ${bssid}, not the rig's access point ${e.bssid}: ${quote(iwCmd, iw)}`,
+      );
     return { ssid, bssid, via: 'iw' };
   }
   const wpaCmd = `wpa_cli -i ${iface} status`;
@@ -70,6 +78,11 @@ export async function checkAssociated(
     throw new WifiCheckError(
       'association',
       `${iface} is associated with "${fields.ssid}", not "${e.ssid}": ${quote(wpaCmd, wpa)}`,
+    );
+  if (e.bssid && fields.bssid?.toLowerCase() !== e.bssid.toLowerCase())
+    throw new WifiCheckError(
+      'association',
+      `${iface} is associated with ${fields.bssid}, not the rig's access point ${e.bssid}: ${quote(wpaCmd, wpa)}`,
     );
   return { ssid: fields.ssid, bssid: fields.bssid, via: 'wpa_cli' };
 }
@@ -117,6 +130,48 @@ export async function checkReachesRig(dut: Dut, e: WifiExpectation): Promise<voi
       `the rig ${e.rigAddress} does not answer through ${iface}: ${quote(pingCmd, ping)}`,
     );
   }
+}
+
+/** The MAC address of the board's WiFi interface: how the access point knows it. */
+export async function boardMac(dut: Dut, e: WifiExpectation): Promise<string> {
+  const iface = e.iface ?? 'wlan0';
+  const cmd = `cat /sys/class/net/${iface}/address`;
+  const r = await run(dut, cmd, e);
+  const mac = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.exec(r.stdout.trim())?.[0];
+  if (r.code !== 0 || !mac)
+    throw new WifiCheckError('association', `the board has no WiFi interface ${iface}: ${quote(cmd, r)}`);
+  return mac.toLowerCase();
+}
+
+/**
+ * The board fetches `url` (served on the rig's side of the AP) with wget or curl, timed on the
+ * board by /proc/uptime around the fetch: the SSH round trips are not counted. Undefined when the
+ * board has neither client.
+ */
+export async function checkTransfer(
+  dut: Dut,
+  url: string,
+  bytes: number,
+  e: WifiExpectation,
+): Promise<{ bytes: number; seconds: number; client: string } | undefined> {
+  const cmd =
+    'if command -v wget >/dev/null 2>&1; then c=wget; g="wget -q -O -"; ' +
+    'elif command -v curl >/dev/null 2>&1; then c=curl; g="curl -fsS"; else echo "hwt-transfer none"; exit 0; fi; ' +
+    `s=$(cut -d' ' -f1 /proc/uptime); n=$($g '${url}' | wc -c); t=$(cut -d' ' -f1 /proc/uptime); ` +
+    'echo "hwt-transfer $c $n $s $t"';
+  const r = await run(dut, cmd, e);
+  const m = /^hwt-transfer (\S+)(?: (\d+) ([\d.]+) ([\d.]+))?$/m.exec(r.stdout);
+  if (m?.[1] === 'none') return undefined;
+  if (!m || m[2] === undefined)
+    throw new WifiCheckError('transfer', `the transfer over WiFi did not run: ${quote(cmd, r)}`);
+  const got = Number(m[2]);
+  if (got !== bytes)
+    throw new WifiCheckError(
+      'transfer',
+      `the board got ${got} of the ${bytes} bytes served at ${url} (${m[1]}): ${quote(cmd, r)}`,
+    );
+  // /proc/uptime counts hundredths: a transfer faster than that still took some time.
+  return { bytes: got, seconds: Math.max(0.01, Number(m[4]) - Number(m[3])), client: m[1] };
 }
 
 /** All three, in order; the first that fails throws with what the board printed. */

@@ -75,7 +75,7 @@ describe('CLI', function () {
   it('lists the boards with arch, capabilities and where they are', async function () {
     const r = await runCli(['boards'], { env: { HW_TEST_LAB: '' } });
     expect(r.code).to.equal(0);
-    expect(r.stdout).to.match(/^qemu-x86-64\s+x86_64\s+ethernet,update\s+virtual$/m);
+    expect(r.stdout).to.match(/^qemu-x86-64\s+x86_64\s+ethernet,wifi,update\s+virtual$/m);
     expect(r.stdout).to.match(/^raspberrypi3\s+armv7\s+ethernet,wifi,update,usb,bluetooth\s+not wired$/m);
   });
 

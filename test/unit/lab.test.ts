@@ -128,4 +128,53 @@ describe('lab wiring file', () => {
     );
     expect(inputError(() => loadLab(write('boards: [\n')))).to.match(/lab\.yaml:\d+: invalid YAML/);
   });
+
+  it("the board's access point: the rig's own or the lab's, with the fields each needs", () => {
+    const real = (wifi: string) =>
+      write(
+        `boards:\n  b1:\n    type: raspberrypi3\n    power: { driver: uhubctl, location: 1-1, port: 1 }\n    serial: { device: /dev/ttyUSB0 }\n    wifi: ${wifi}\n`,
+      );
+    const virtual = (wifi: string) =>
+      write(
+        `boards:\n  b1:\n    type: qemu-x86-64\n    power: { driver: sim-gpio-relay, line: 1 }\n    serial: { device: qemu }\n    wifi: ${wifi}\n`,
+      );
+    const ok = loadLab(real('{ apInterface: wlan1, countryCode: DE, band: 5GHz, channel: 36 }'));
+    expect(ok.boards.b1.wifi).to.deep.equal({
+      apInterface: 'wlan1',
+      countryCode: 'DE',
+      band: '5GHz',
+      channel: 36,
+    });
+    expect(
+      loadLab(real('{ ssid: lab-ap, subnet: 192.168.50.0/24, rigAddress: 192.168.50.2 }')).boards.b1.wifi
+        ?.ssid,
+    ).to.equal('lab-ap');
+    expect(
+      loadLab(virtual('{ ssid: lab-ap, subnet: 10.50.0.0/24, rigAddress: 10.50.0.1 }')).boards.b1.wifi?.ssid,
+    ).to.equal('lab-ap');
+    expect(inputError(() => loadLab(real('{ countryCode: de, apInterface: wlan1 }')))).to.match(
+      /boards\.b1\.wifi\.countryCode must match pattern/,
+    );
+    expect(inputError(() => loadLab(real('{ apInterface: wlan1, band: 5GHz }')))).to.match(
+      /wifi\.countryCode: a 5GHz access point needs the regulatory domain/,
+    );
+    expect(inputError(() => loadLab(real('{ apInterface: wlan1, channel: 36 }')))).to.match(
+      /boards\.b1\.wifi\.channel: 36 is not a 2\.4GHz channel \(1 to 14\); see docs\/wiring\.md$/,
+    );
+    expect(inputError(() => loadLab(real('{ apInterface: wlan1, ssid: lab-ap }')))).to.match(
+      /wifi\.ssid: give apInterface \(the rig's own AP\) or ssid \(the lab's AP\), not both/,
+    );
+    expect(inputError(() => loadLab(real('{ countryCode: DE }')))).to.match(
+      /wifi\.apInterface: name the rig's WiFi interface for hostapd, or give ssid/,
+    );
+    expect(inputError(() => loadLab(real('{ ssid: lab-ap, subnet: 192.168.50.0/24 }')))).to.match(
+      /wifi\.rigAddress: the lab's AP needs its subnet and this host's address on it/,
+    );
+    expect(
+      inputError(() => loadLab(real('{ ssid: lab-ap, subnet: 192.168.50.0/24, rigAddress: 192.168.51.2 }'))),
+    ).to.match(/wifi\.rigAddress: 192\.168\.51\.2 is not in 192\.168\.50\.0\/24/);
+    expect(inputError(() => loadLab(virtual('{ apInterface: wlan1 }')))).to.match(
+      /wifi\.apInterface: a virtual board's AP radio is simulated in the board itself/,
+    );
+  });
 });

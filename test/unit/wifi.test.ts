@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import {
   validateWifiCredentials,
   wifiApFiles,
 } from '../../rig/net/hostapd.js';
+import { planSubnet } from '../../rig/net/subnet.js';
 import { FakeSpawner } from '../../rig/sim/spawner.js';
 import type { Spawner } from '../../rig/util/spawn.js';
 import {
@@ -194,13 +195,11 @@ describe('WiFi access point configuration', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'hwt-wifi-'));
     try {
       const f = wifiApFiles({
-        board: 'raspberrypi3',
         interface: 'wlan1',
         credentials: creds,
-        subnetIndex: 87,
+        subnet: planSubnet('10.214', 87),
         dir,
       });
-      expect(f.subnet.cidr).to.equal('10.214.87.0/24');
       expect(f.dnsmasq)
         .to.include('interface=wlan1\n')
         .and.include('dhcp-range=10.214.87.100,10.214.87.199,255.255.255.0,12h\n');
@@ -278,24 +277,36 @@ describe('WiFi access point start-up (hostapd and dnsmasq, replayed)', () => {
         ],
       },
     });
+    const logDir = path.join(dir, 'report', 'wifi');
     const ap = await startWifiAp({
       board: 'raspberrypi3',
       interface: 'wlan1',
       credentials: creds,
-      subnetIndex: 87,
-      dir,
+      subnet: planSubnet('10.214', 87),
+      logDir,
+      tmpDir: dir,
       spawner,
     });
-    expect(ap.subnet.gateway).to.equal('10.214.87.1');
+    expect(ap.rigAddress).to.equal('10.214.87.1');
+    expect(ap.subnet).to.equal('10.214.87.0/24');
+    // hostapd.conf holds the passphrase: a private folder of its own, never the report's.
+    const [priv] = readdirSync(dir).filter((d) => d.startsWith('hw-test-ap-'));
+    const conf = path.join(dir, priv, 'hostapd.conf');
     expect(calls.slice(0, 4)).to.deep.equal([
       'ip addr replace 10.214.87.1/24 dev wlan1',
       'ip link set wlan1 up',
-      `hostapd ${path.join(dir, 'hostapd.conf')}`,
-      `dnsmasq --keep-in-foreground --log-facility=- --conf-file=${path.join(dir, 'wifi-dnsmasq.conf')}`,
+      `hostapd ${conf}`,
+      `dnsmasq --keep-in-foreground --log-facility=- --conf-file=${path.join(dir, priv, 'dnsmasq.conf')}`,
     ]);
-    expect((statSync(path.join(dir, 'hostapd.conf')).mode & 0o777).toString(8)).to.equal('600');
+    expect((statSync(conf).mode & 0o777).toString(8)).to.equal('600');
+    expect((statSync(path.join(dir, priv)).mode & 0o777).toString(8)).to.equal('700');
     await ap.stop();
     expect(calls.at(-1)).to.equal('ip addr del 10.214.87.1/24 dev wlan1');
+    expect(existsSync(path.join(dir, priv)), 'the private folder is gone at stop').to.equal(false);
+    expect(readdirSync(logDir).sort()).to.deep.equal(['dnsmasq.log', 'hostapd.log']);
+    for (const f of readdirSync(logDir))
+      expect(readFileSync(path.join(logDir, f), 'utf8')).to.not.include(creds.passphrase);
+    expect(readFileSync(path.join(logDir, 'hostapd.log'), 'utf8')).to.include('AP-ENABLED');
   });
 
   it('fails as a rig fault quoting hostapd when it exits before AP-ENABLED', async () => {
@@ -313,13 +324,16 @@ describe('WiFi access point start-up (hostapd and dnsmasq, replayed)', () => {
       board: 'raspberrypi3',
       interface: 'wlan1',
       credentials: creds,
-      subnetIndex: 87,
-      dir,
+      subnet: planSubnet('10.214', 87),
+      logDir: path.join(dir, 'log'),
+      tmpDir: dir,
       spawner,
     }).catch((e: Error) => e);
     expect(err).to.be.instanceOf(InfraError);
     expect((err as Error).message).to.match(
       /^hostapd on wlan1 exited .*nl80211 driver initialization failed\. \| wlan1: AP-DISABLED/,
     );
+    // A failed start leaves no passphrase behind either.
+    expect(readdirSync(dir).filter((d) => d.startsWith('hw-test-ap-'))).to.deep.equal([]);
   });
 });
