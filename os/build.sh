@@ -35,7 +35,7 @@ set -euo pipefail
 
 OS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: os/build.sh --arch x86_64|armv7 --variant VARIANT --out FILE [--bundle-out FILE]" >&2; exit 2; }
-VARIANTS="v1 v2 kernel-panic hang no-network no-ssh wifi-ignores-config health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop"
+VARIANTS="v1 v2 kernel-panic hang no-network no-ssh wifi-ignores-config health-fails unbootable-update no-fallback flasher flasher-hang flasher-noop rw-root"
 
 ARCH= VARIANT= OUT= BUNDLE_OUT=
 while (($#)); do
@@ -122,6 +122,10 @@ wifi-ignores-config)
 	printf 'ctrl_interface=/run/wpa_supplicant\nnetwork={\n\tssid="hwtest-factory"\n\tpsk="factory-default-psk"\n\tkey_mgmt=WPA-PSK\n}\n' \
 		>"$root/etc/hw-test/wpa_supplicant.factory.conf"
 	sed -i 's|^WIFI_CONFIG=.*|WIFI_CONFIG=/etc/hw-test/wpa_supplicant.factory.conf|' "$root/etc/hw-test/services.conf"
+	;;
+rw-root)
+	# The root mounted read-write, as a debug build might leave it: examples/os-checks must catch it.
+	sed -i 's|^mkdir -p /dev/pts|mount -o remount,rw / \|\| hw_log "remount rw failed"\n&|' "$root/etc/init.d/rcS"
 	;;
 esac
 

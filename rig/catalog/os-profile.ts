@@ -89,6 +89,8 @@ export interface OsProfile {
   };
   /** The OS's name for the WiFi interface (default: the board type's, else `wlan0`). */
   wifi?: { interface?: string };
+  /** The services the OS promises to run once booted, and how to tell one runs (default `pidof {name}`). */
+  services?: { running: string[]; check?: string };
   /** The update suite's view of the OS; every field optional (defaults: the reference OS). */
   update?: {
     repeatSameVersion?: 'refused' | 'harmless';

@@ -5,6 +5,7 @@ import type { BoardType } from './board.js';
 import { ROOT } from './root.js';
 import { InputError, errorMessage } from '../errors.js';
 import type { SuiteArtifact, SuiteManifest, SuiteOption } from '../suite-api/manifest.js';
+import { enableUserSuites, isSuitePath, userSuiteFiles } from './user-suites.js';
 
 /** Suites are compiled with the controller: dist/suites/<name>/*.spec.js, manifest suite.js. */
 export const SUITES_DIR = path.join(ROOT, 'dist', 'suites');
@@ -16,6 +17,8 @@ export interface SuiteEntry {
   readonly dir: string;
   readonly files: readonly string[];
   readonly manifest: SuiteManifest;
+  /** A user suite: the path given to `--suite` (absent for a built-in suite). */
+  readonly path?: string;
 }
 
 export function knownSuites(): string[] {
@@ -42,7 +45,7 @@ function suiteDir(name: string): string {
   const known = knownSuites();
   if (!known.includes(name)) {
     throw new InputError(
-      `unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}`,
+      `unknown suite "${name}": suites are ${known.join(', ') || '(none built: run npm run build)'}, or a path to your own (./my-suite)`,
     );
   }
   return path.join(SUITES_DIR, name);
@@ -52,12 +55,7 @@ function suiteDir(name: string): string {
 async function loadManifest(name: string, dir: string): Promise<SuiteManifest> {
   const file = path.join(dir, MANIFEST);
   if (!existsSync(file)) return { name };
-  let manifest: unknown;
-  try {
-    manifest = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
-  } catch (err) {
-    throw new InputError(`${file}: the suite's manifest does not load: ${errorMessage(err)}`, { file });
-  }
+  const manifest = await importManifest(file);
   if (!isManifest(manifest) || manifest.name !== name) {
     throw new InputError(
       `${file}: the default export must be the suite's manifest (defineSuite({ name: '${name}', ... }))`,
@@ -67,18 +65,59 @@ async function loadManifest(name: string, dir: string): Promise<SuiteManifest> {
   return manifest;
 }
 
+async function importManifest(file: string): Promise<unknown> {
+  try {
+    return ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (err) {
+    throw new InputError(`${file}: the suite's manifest does not load: ${errorMessage(err)}`, { file });
+  }
+}
+
+/** A user suite (`--suite PATH`): its specs, and its manifest when it has one (the name is then its). */
+async function loadUserSuite(arg: string): Promise<SuiteEntry> {
+  const found = userSuiteFiles(arg);
+  enableUserSuites();
+  const base = { dir: found.dir, files: found.files, path: arg };
+  if (!found.manifestFile) return { ...base, name: found.defaultName, manifest: { name: found.defaultName } };
+  const manifest = await importManifest(found.manifestFile);
+  if (!isManifest(manifest) || manifest.name === '') {
+    throw new InputError(
+      `${found.manifestFile}: the default export must be the suite's manifest (export default defineSuite({ name: '${found.defaultName}', ... }) with defineSuite from hw-test/suite)`,
+      { file: found.manifestFile },
+    );
+  }
+  return { ...base, name: manifest.name, manifest };
+}
+
 function isManifest(m: unknown): m is SuiteManifest {
   return typeof m === 'object' && m !== null && 'name' in m && typeof m.name === 'string';
 }
 
-/** The named suites with their manifests, in the order given. */
+/**
+ * The named suites with their manifests, in the order given: a built-in suite's name, or the path
+ * of a user suite (a folder or a spec file). Two different suites of one name are bad input.
+ */
 export async function loadSuites(names: readonly string[]): Promise<SuiteEntry[]> {
-  return Promise.all(
-    names.map(async (name) => {
-      const dir = suiteDir(name);
-      return { name, dir, files: specFiles(dir), manifest: await loadManifest(name, dir) };
-    }),
-  );
+  const entries: SuiteEntry[] = [];
+  for (const name of names) {
+    if (isSuitePath(name)) {
+      entries.push(await loadUserSuite(name));
+      continue;
+    }
+    const dir = suiteDir(name);
+    entries.push({ name, dir, files: specFiles(dir), manifest: await loadManifest(name, dir) });
+  }
+  const same = (a: SuiteEntry, b: SuiteEntry) => a.files.join('\n') === b.files.join('\n');
+  for (const e of entries) {
+    const other = entries.find((o) => o.name === e.name && !same(o, e));
+    if (other) {
+      throw new InputError(
+        `--suite: two suites are named "${e.name}" (${e.path ?? e.name} and ${other.path ?? other.name}): rename one in its manifest`,
+      );
+    }
+  }
+  // A suite named twice (by its name and its path, or its folder and its only file) runs once.
+  return entries.filter((e, i) => entries.findIndex((o) => same(o, e)) === i);
 }
 
 /** Every built-in suite, with its manifest. */

@@ -5,8 +5,10 @@ export interface CliIo {
   /** true when stdout is a TTY and CI is not set: draw bars; otherwise log plain lines. */
   interactive: boolean;
   env: NodeJS.ProcessEnv;
-  /** Aborted on SIGINT/SIGTERM. */
+  /** Aborted on SIGINT/SIGTERM/SIGHUP. */
   signal: AbortSignal;
+  /** The terminal, for the commands a person drives (console, ssh): raw keys in, raw bytes out. */
+  terminal?: { input: NodeJS.ReadStream; output: NodeJS.WriteStream };
 }
 
 /** A subcommand module: `hw-test NAME ...` imports `rig/cli/NAME.js` and calls `main`. */
@@ -14,8 +16,11 @@ export interface CliCommand {
   summary: string;
   /** Its --help, generated from its option table. */
   usage: string;
-  /** A --help that must load something first (the run's lists the suites' options). */
-  help?: () => Promise<string>;
+  /**
+   * A --help that must load something first (the run's lists the suites' options, those of the
+   * user suites its `--suite` names included): `argv` is the command line before `--`.
+   */
+  help?: (argv: string[]) => Promise<string>;
   main(argv: string[], io: CliIo): Promise<number>;
 }
 

@@ -18,6 +18,9 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   report: () => import('./report.js'),
   dashboard: () => import('./dashboard.js'),
   'health-check': () => import('./health-check.js'),
+  power: () => import('./power.js'),
+  console: () => import('./console.js'),
+  ssh: () => import('./ssh.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -31,6 +34,9 @@ const SUMMARIES: Record<string, string> = {
   report: 'render Allure HTML from a run directory',
   dashboard: 'write a static lab dashboard (board x suite matrix, trends)',
   'health-check': 'doctor plus a boot of the known-good image; lifts a quarantine',
+  power: "switch a board's power: on, off or cycle, under its lock",
+  console: "a board's serial console in your terminal (a virtual board is started for it)",
+  ssh: 'a shell or a command on a board over SSH',
 };
 
 /** `hw-test --help`: the commands, and every run option (the suites' included) from its table. */
@@ -58,6 +64,13 @@ Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
 async function main(argv: string[]): Promise<number> {
   const ctl = new AbortController();
   handleSignals(ctl);
+  // A terminal that went away (EIO) or a reader that left (EPIPE) must not crash the process
+  // before the teardown: nobody reads any more, so stop as on a hang-up, quietly.
+  const onStreamError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EIO' && err.code !== 'EPIPE') throw err;
+    if (!ctl.signal.aborted) ctl.abort('SIGHUP');
+  };
+  for (const stream of [process.stdin, process.stdout, process.stderr]) stream.on('error', onStreamError);
 
   // Every line the CLI prints is masked: a secret a board echoed, an image URL's password.
   const io: CliIo = {
@@ -66,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     interactive: isInteractive(process.env),
     env: process.env,
     signal: ctl.signal,
+    terminal: { input: process.stdin, output: process.stdout },
   };
 
   // An image URL's credentials are secrets from the start: masked in any line that quotes them.
@@ -87,8 +101,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command } = await load();
   const args = name === first ? argv.slice(1) : argv;
-  if (args.includes('--help') || args.includes('-h')) {
-    io.out(`${command.summary}\n\n${command.help ? await command.help() : command.usage}`);
+  // After `--` come a board's command's own arguments (hw-test ssh -- ls --help).
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (own.includes('--help') || own.includes('-h')) {
+    io.out(`${command.summary}\n\n${command.help ? await command.help(own) : command.usage}`);
     return 0;
   }
   return command.main(args, io);

@@ -32,7 +32,11 @@ export const RUN_OPTIONS = [
     value: 'HEX',
     description: "the image's expected sha256 (an image or a download that differs is refused)",
   },
-  { name: 'suite', value: 'LIST', description: 'suites, comma separated (default: the default suites)' },
+  {
+    name: 'suite',
+    value: 'LIST',
+    description: 'suites, comma separated: names, or paths of your own (default: the default suites)',
+  },
   { name: 'grep', value: 'RE', description: 'only tests whose title matches RE' },
   { name: 'reports', value: 'DIR', description: 'report folder (default: ./reports)', default: 'reports' },
   { name: 'lab', value: 'FILE', description: 'lab wiring file (default: $HW_TEST_LAB)' },
@@ -85,13 +89,14 @@ function suiteOptionTable(catalog: readonly SuiteEntry[]): OptionSpec[] {
   });
 }
 
-/** Every run option, the suites' included, as --help lines. */
-export async function runOptionLines(indent = '  '): Promise<string[]> {
-  const { builtinSuites } = await import('../catalog/suites.js');
-  const catalog = await builtinSuites();
+/** Every run option, the suites' included (the user suites `argv` names too), as --help lines. */
+export async function runOptionLines(indent = '  ', argv: string[] = []): Promise<string[]> {
+  const catalog = await optionCatalog(argv);
   const defaults = suitesFor('default', catalog).join(',');
   const table = RUN_OPTIONS.map((o) =>
-    o.name === 'suite' ? { ...o, description: `suites, comma separated (default: ${defaults})` } : o,
+    o.name === 'suite'
+      ? { ...o, description: `suites, comma separated: names or paths of your own (default: ${defaults})` }
+      : o,
   );
   return optionLines([...table, ...suiteOptionTable(catalog)], indent);
 }
@@ -154,10 +159,38 @@ function settings(values: RunValues & { suite: string }) {
   return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites, imageSha256 };
 }
 
+/**
+ * The suites whose options the command line may carry: the built-in ones and the user suites it
+ * names (their manifests are read before the options are parsed, so that `--suite ./mine --depth 3`
+ * knows --depth). A bad suite path is bad input here, before any board is touched.
+ */
+async function optionCatalog(argv: string[]): Promise<SuiteEntry[]> {
+  const { builtinSuites, loadSuites } = await import('../catalog/suites.js');
+  const { isSuitePath } = await import('../catalog/user-suites.js');
+  const given = suiteArgument(argv);
+  const paths = (given ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x && isSuitePath(x));
+  const all = [...(await builtinSuites()), ...(await loadSuites(paths))];
+  // One suite named twice (its folder and one of its files) declares its options once.
+  return all.filter((e, i) => all.findIndex((o) => o.name === e.name) === i);
+}
+
+/** The last `--suite` value in argv (`--suite X` or `--suite=X`), before the options are parsed. */
+function suiteArgument(argv: string[]): string | undefined {
+  let value: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === '--suite') value = argv[i + 1];
+    else if (a.startsWith('--suite=')) value = a.slice('--suite='.length);
+  });
+  return value;
+}
+
 async function main(argv: string[], io: CliIo): Promise<number> {
   if (argv[0] === 'run') argv = argv.slice(1);
-  const { builtinSuites, loadSuites } = await import('../catalog/suites.js');
-  const catalog = await builtinSuites();
+  const { loadSuites } = await import('../catalog/suites.js');
+  const catalog = await optionCatalog(argv);
   const parsed = parseOptions('run', argv, RUN_OPTIONS, { extra: suiteOptionTable(catalog) });
   const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
   const s = settings(values);
@@ -173,7 +206,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     ...b,
     type: effectiveBoardType(b.type, os, timeouts),
   }));
-  await loadSuites(s.suites); // an unknown suite is bad input before any board is touched
+  // An unknown suite is bad input before any board is touched; reports name suites by their names.
+  const names = (await loadSuites(s.suites)).map((e) => e.name);
   const reports = path.resolve(values.reports);
   const summaries =
     boards.length > 1
@@ -185,7 +219,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
     for (const x of summaries) await tellRunDir(io.env, path.join(reports, x.board, x.runId));
     return exitFor(summaries);
   }
-  await printResults(summaries, reports, s.suites, io);
+  await printResults(summaries, reports, names, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
 }
@@ -303,6 +337,6 @@ async function printResults(
 export const command: CliCommand = {
   summary: 'flash, boot and test a board',
   usage: helpText({ synopsis: SYNOPSIS, options: RUN_OPTIONS }),
-  help: async () => `${SYNOPSIS}\n\n${(await runOptionLines()).join('\n')}`,
+  help: async (argv) => `${SYNOPSIS}\n\n${(await runOptionLines('  ', argv)).join('\n')}`,
   main,
 };

@@ -18,7 +18,7 @@ export const PROCESS_HOST: SignalHost = {
 };
 
 /**
- * SIGINT and SIGTERM: the first aborts the run, whose teardown powers the board off, releases it
+ * SIGINT, SIGTERM and SIGHUP: the first aborts the run, whose teardown powers the board off, releases it
  * and writes the report; if that has not ended the process within the deadline (something it
  * awaits never settles), the process exits 130 regardless. A second signal exits at once.
  */
@@ -43,4 +43,6 @@ export function handleSignals(
   };
   host.on('SIGINT', onSignal);
   host.on('SIGTERM', onSignal);
+  // A closed terminal: the board a console session holds is powered off and released all the same.
+  host.on('SIGHUP', onSignal);
 }

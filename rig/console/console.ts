@@ -75,4 +75,11 @@ export interface Console {
   linesBetween?(fromMs: number, toMs?: number): ConsoleLine[];
   /** Writes the log (`serial.log`): one line per console line, with its time. */
   saveLog?(file: string): Promise<void>;
+  /**
+   * Every chunk of bytes as received, escapes included, for a person at the console (`hw-test
+   * console`); returns the unsubscribe. Across reopens (a power cycle) the subscription stays.
+   * With `replay`, what was received before comes first, at once (the boot's start, printed
+   * while the person's terminal was being set up), with nothing lost or doubled in between.
+   */
+  tap?(listener: (chunk: Buffer) => void, opts?: { replay?: boolean }): () => void;
 }

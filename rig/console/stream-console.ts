@@ -111,6 +111,21 @@ export abstract class ConsoleCore implements Console {
     this.#raw.push(Buffer.from(chunk));
     this.#bytes += chunk.length;
     this.#append(this.#cleaner.push(chunk));
+    for (const listener of this.#taps) {
+      try {
+        listener(chunk);
+      } catch (err) {
+        log('%s: a console tap failed: %s', this.name, (err as Error).message);
+      }
+    }
+  }
+
+  readonly #taps = new Set<(chunk: Buffer) => void>();
+
+  tap(listener: (chunk: Buffer) => void, opts: { replay?: boolean } = {}): () => void {
+    if (opts.replay && this.#bytes > 0) listener(this.raw);
+    this.#taps.add(listener);
+    return () => this.#taps.delete(listener);
   }
 
   /** Every pending and future wait rejects with `err` (the device is gone for good). */

@@ -24,6 +24,7 @@ export const VARIANTS = [
   'flasher',
   'flasher-hang',
   'flasher-noop',
+  'rw-root',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type OsArch = 'x86_64' | 'armv7';

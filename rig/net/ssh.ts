@@ -155,6 +155,27 @@ export class SshDut implements Dut {
     return this.target.host;
   }
 
+  /** The TCP port SSH answered on (a forwarded host port under QEMU user-mode networking). */
+  get port(): number {
+    return this.target.port;
+  }
+
+  /**
+   * A channel for a person at a terminal (`hw-test ssh`): a login shell, or a command, with a
+   * pseudo-terminal when `pty` is given. The caller pipes it and reads its exit code.
+   */
+  open(o: { command?: string; pty?: { term: string; rows: number; cols: number } }): Promise<ClientChannel> {
+    const pty = o.pty ? { term: o.pty.term, rows: o.pty.rows, cols: o.pty.cols } : undefined;
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | undefined, stream: ClientChannel) => (err ? reject(err) : resolve(stream));
+      if (o.command !== undefined) {
+        if (pty) this.client.exec(o.command, { pty }, done);
+        else this.client.exec(o.command, done);
+      } else if (pty) this.client.shell(pty, done);
+      else this.client.shell(false, done);
+    });
+  }
+
   /** Why sftp was not used, when it was not (e.g. dropbear without an sftp-server). */
   get sftpUnavailable(): string | undefined {
     return this.#sftpMissing;

@@ -8,6 +8,8 @@ export interface CollectorHooks {
   /** Called at each test's start and end with the console clock, to cut the excerpt. */
   now(): number;
   excerpt(fromMs: number, toMs: number): string;
+  /** The suite a spec file belongs to (its name in the run), when the run knows it. */
+  suiteOf?(file: string): string | undefined;
 }
 
 interface Pending {
@@ -73,6 +75,8 @@ export class ResultCollector {
   }
 
   private suiteName(r: Mocha.Runnable): string {
+    const named = r.file ? this.hooks.suiteOf?.(r.file) : undefined;
+    if (named) return named;
     let s: Mocha.Suite | undefined = r.parent;
     while (s?.parent && !s.parent.root) s = s.parent;
     return s?.title || 'suite';

@@ -37,9 +37,9 @@ export function refused({ facts }: RunBase, runError: unknown): boolean {
   return facts.quarantined || cls === 'input' || (cls === 'infra' && !countsAgainstBoard(runError));
 }
 
-export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunSummary {
+export function buildSummary({ board, opts, facts, suites }: RunBase, end: RunEnd): RunSummary {
   const verdict = runVerdict({
-    suites: opts.suites,
+    suites: suites.map((s) => s.name),
     tests: facts.tests,
     runError: end.runError,
     aborted: opts.signal.aborted,
@@ -63,7 +63,7 @@ export function buildSummary({ board, opts, facts }: RunBase, end: RunEnd): RunS
       version: facts.image?.version,
       sizeBytes: facts.image?.sizeBytes,
     },
-    suites: opts.suites,
+    suites: suites.map((s) => s.name),
     tests: facts.tests,
     steps: mergeSteps(end.steps, facts.instance?.steps ?? []),
     stages: stageTimings(facts.boot?.timings),

@@ -1,4 +1,7 @@
 import Mocha from 'mocha';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HwTestError, errorMessage } from '../errors.js';
 import { mask } from '../log.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
 import { maskingWriter } from '../report/masked-writer.js';
@@ -8,7 +11,8 @@ import type { SuiteContext } from '../suite-api/contracts.js';
 import { setRig } from '../suite-api/context.js';
 
 export interface SuiteRunOptions {
-  files: string[];
+  /** Each suite's name and spec files: a result belongs to the suite of the file it comes from. */
+  suites: readonly { name: string; files: readonly string[] }[];
   grep?: string;
   allureResultsDir: string;
   context: Omit<SuiteContext, 'metric' | 'attach' | 'skip'>;
@@ -32,8 +36,9 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
   const AllureMochaReporter = (await import('allure-mocha')).default as unknown as Mocha.ReporterConstructor;
   const allure = await import('allure-js-commons');
   const metrics = new Map<string, Record<string, number>>();
+  const suiteOf = new Map(opts.suites.flatMap((s) => s.files.map((f) => [f, s.name] as const)));
   const collector = new ResultCollector(
-    { now: () => opts.now(), excerpt: (a, b) => opts.excerpt(a, b) },
+    { now: () => opts.now(), excerpt: (a, b) => opts.excerpt(a, b), suiteOf: (f) => suiteOf.get(f) },
     opts.onResult,
   );
   setRig(suiteContext(opts, collector, metrics, allure));
@@ -53,9 +58,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     },
   });
   attachConsole(mocha, opts, metrics, allure);
-  for (const f of opts.files) mocha.addFile(f);
-  await mocha.loadFilesAsync();
   try {
+    await loadFiles(mocha, opts.suites);
     await new Promise<void>((resolve) => {
       const runner = mocha.run(() => resolve());
       opts.signal.addEventListener('abort', () => runner.abort(), { once: true });
@@ -65,6 +69,41 @@ export async function runSuites(opts: SuiteRunOptions): Promise<TestResult[]> {
     mocha.dispose();
   }
   return collector.results;
+}
+
+/**
+ * Each spec file imported as mocha's loadFilesAsync does (its describe/it bound to this mocha), but
+ * one at a time: a file that throws on load (a syntax error, a missing import, a throw at its top)
+ * becomes a failed test of its suite, verdict error, naming the file; the other files still run.
+ */
+async function loadFiles(mocha: Mocha, suites: SuiteRunOptions['suites']): Promise<void> {
+  const { EVENT_FILE_PRE_REQUIRE, EVENT_FILE_REQUIRE, EVENT_FILE_POST_REQUIRE } = Mocha.Suite.constants;
+  for (const s of suites) {
+    for (const file of s.files) {
+      mocha.suite.emit(EVENT_FILE_PRE_REQUIRE, globalThis, file, mocha);
+      try {
+        const mod: unknown = await import(pathToFileURL(file).href);
+        mocha.suite.emit(EVENT_FILE_REQUIRE, mod, file, mocha);
+      } catch (err) {
+        addLoadFailure(mocha, s.name, file, err);
+      }
+      mocha.suite.emit(EVENT_FILE_POST_REQUIRE, globalThis, file, mocha);
+    }
+  }
+}
+
+function addLoadFailure(mocha: Mocha, suiteName: string, file: string, cause: unknown): void {
+  const error = new HwTestError('error', `${file} does not load: ${errorMessage(cause)}`, { file });
+  error.name = 'SuiteLoadError';
+  // The cause's stack says where in the file (source-mapped for TypeScript).
+  if (cause instanceof Error && cause.stack) error.stack = `${error.name}: ${error.message}\n${cause.stack}`;
+  const suite = Mocha.Suite.create(mocha.suite, suiteName);
+  suite.file = file;
+  const test = new Mocha.Test(`loads ${path.basename(file)}`, () => {
+    throw error;
+  });
+  test.file = file;
+  suite.addTest(test);
 }
 
 /** The context `rig()` returns: the run's board, plus the per-test recorders. */

@@ -244,7 +244,7 @@ export const suites: Task<SuitesIn, { tests: TestResult[] }> = {
   async setup(ctx) {
     const { board, opts, events, facts, instance, image } = ctx;
     const tests = await runSuites({
-      files: ctx.suites.flatMap((s) => s.files),
+      suites: ctx.suites,
       grep: opts.grep,
       allureResultsDir: path.join(ctx.runDir, 'allure-results'),
       context: {
