@@ -201,6 +201,15 @@ describe('signals: the first ends the process within its deadline, whatever the 
     expect(h.exits).to.deep.equal([130]);
   });
 
+  it('a closed terminal (SIGHUP) is a first signal too: the run is aborted under the same deadline', function () {
+    const ctl = new AbortController();
+    const h = fakeHost();
+    handleSignals(ctl, h, 9000);
+    h.send('SIGHUP');
+    expect(ctl.signal.aborted).to.equal(true);
+    expect(h.timers.map((t) => t.ms)).to.deep.equal([9000]);
+  });
+
   it('`npm run hw-test` gives 130 on SIGTERM, like the bin: npm signals hw-test itself (exec), not a shell', async function () {
     this.timeout(60_000);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hwt-npm-'));
