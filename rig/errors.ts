@@ -10,8 +10,12 @@
  */
 export type ErrorClass = 'fail' | 'error' | 'infra' | 'input' | 'interrupted';
 
-/** Verdict of a test or a run; `input` never reaches a report: it stops the run before it starts. */
-export type Verdict = 'pass' | 'fail' | 'error' | 'infra' | 'interrupted' | 'skipped';
+/**
+ * Verdict of a test or a run; `input` never reaches a report: it stops the run before it starts.
+ * `miss` (KCIDB's MISS) is a suite or a run that tested nothing: a requested suite whose every
+ * test skipped, because the board cannot support it. Nothing tested is never a pass.
+ */
+export type Verdict = 'pass' | 'fail' | 'error' | 'infra' | 'interrupted' | 'skipped' | 'miss';
 
 export interface ErrorContext {
   board?: string;
@@ -22,6 +26,12 @@ export interface ErrorContext {
   actual?: unknown;
   /** The last console lines seen before a timeout or a failure pattern. */
   seen?: string[];
+  /**
+   * false for an infra result that is no fault of the board's own rig (the download server or the
+   * network, another run holding the board): it is retried and reported, but never counts toward
+   * the board's quarantine.
+   */
+  boardFault?: boolean;
   [key: string]: unknown;
 }
 
@@ -87,11 +97,13 @@ export function classOf(err: unknown): ErrorClass {
 
 /**
  * KCIDB ranks FAIL > ERROR > MISS > PASS: a test that proved the image broken outweighs a suite bug,
- * which outweighs a rig problem (the rig's result says nothing about the image).
+ * which outweighs a rig problem (the rig's result says nothing about the image), which outweighs
+ * having tested nothing; and having tested nothing is worse than a pass.
  */
 const SEVERITY: Record<Verdict, number> = {
   pass: 0,
   skipped: 0,
+  miss: 1,
   infra: 2,
   error: 3,
   fail: 4,
@@ -104,11 +116,24 @@ export function worst(verdicts: Iterable<Verdict>): Verdict {
   return result;
 }
 
-export const EXIT_CODES = { pass: 0, fail: 1, input: 2, infra: 3, error: 1, interrupted: 130 } as const;
+export const EXIT_CODES = {
+  pass: 0,
+  fail: 1,
+  input: 2,
+  infra: 3,
+  miss: 4,
+  error: 1,
+  interrupted: 130,
+} as const;
 
 export function exitCodeFor(verdict: Verdict | 'input'): number {
   if (verdict === 'skipped') return 0;
   return EXIT_CODES[verdict];
+}
+
+/** Whether an error counts against the board's health: the rig's own infra faults only. */
+export function countsAgainstBoard(err: unknown): boolean {
+  return classOf(err) === 'infra' && (err as HwTestError).context?.boardFault !== false;
 }
 
 export function errorMessage(err: unknown): string {

@@ -21,6 +21,7 @@ PACKAGES=(
 	dnsmasq-base iproute2 iputils-ping openssh-client socat busybox-static # networks in namespaces
 	uhubctl usbsdmux gpiod hostapd                         # real rigs: USB hub power, LXA USB-SD-Mux, libgpiod tools, WiFi AP
 	default-jre-headless libxml2-utils                     # Allure HTML, JUnit schema validation
+	groovy                                                 # groovyc parses both Jenkinsfiles in npm test
 	chromium                                               # the dashboard's browser test
 )
 

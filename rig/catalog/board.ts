@@ -72,7 +72,16 @@ export function loadBoardFile(file: string): BoardType {
 }
 
 export function boardNames(dir = BOARDS_DIR): string[] {
-  return readdirSync(dir)
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : code;
+    const where = dir === process.env.HW_TEST_BOARDS_DIR ? `HW_TEST_BOARDS_DIR ${dir}` : dir;
+    throw new InputError(`${where}: ${why ?? String(err)} (the board types' folder)`, { file: dir });
+  }
+  return files
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => f.slice(0, -'.yaml'.length))
     .sort();

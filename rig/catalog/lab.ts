@@ -138,7 +138,8 @@ export function allInstances(lab: Lab): LabInstance[] {
  * Anything else is bad input (exit 2) naming the lab file and pointing to the wiring docs.
  */
 export function findInstance(lab: Lab, boardArg: string): LabInstance {
-  if (lab.boards[boardArg]) return instance(lab, boardArg);
+  // Own keys only: `--board constructor` or `__proto__` is a name like any other, not Object's.
+  if (Object.hasOwn(lab.boards, boardArg)) return instance(lab, boardArg);
   const ofType = instancesOfType(lab, boardArg);
   if (ofType.length === 1) return ofType[0];
   const wired = Object.keys(lab.boards).sort().join(', ');

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
+import { inputFile } from '../util/input-file.js';
 import { ROOT } from './root.js';
 
 const require = createRequire(import.meta.url);
@@ -84,6 +85,8 @@ function describe(e: ErrorObject): { field: string; expected: string } {
 
 /** Parses a YAML file and validates it; bad input gets one line naming the file and the field. */
 export function loadYaml<T>(file: string, schema: SchemaSource, what: string): T {
+  // A directory or a named pipe is refused before the read (a pipe would block it for ever).
+  if (existsSync(file)) inputFile(file, `${file}: ${what} file`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -99,7 +102,16 @@ export function loadYaml<T>(file: string, schema: SchemaSource, what: string): T
       file,
     });
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // An alias bomb (billion laughs) expands past maxAliasCount: refused, not a hang or a crash.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const why = /alias/i.test(String(err))
+      ? 'too many aliases (an alias bomb?)'
+      : String((err as Error).message);
+    throw new InputError(`${file}: invalid YAML: ${why}`, { file });
+  }
   const validate = validator(schema);
   if (!validate(data)) {
     // A misspelt key also makes its correct name "missing": naming the unknown key says more.

@@ -2,7 +2,7 @@ import { loadAllBoards } from '../catalog/board.js';
 import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
-const OPTIONS = [
+export const OPTIONS = [
   {
     name: 'lab',
     value: 'FILE',

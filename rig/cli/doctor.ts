@@ -8,7 +8,7 @@ import type { CheckResult } from '../lab/doctor-checks.js';
 import { helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
-const OPTIONS = [
+export const OPTIONS = [
   {
     name: 'board',
     value: 'NAME',

@@ -1,14 +1,20 @@
 import { flash } from '../flash/index.js';
-import { helpText, parseOptions, type OptionTable } from './options.js';
+import { maskUrl } from '../log.js';
+import { checkSha256, helpText, parseOptions, type OptionTable } from './options.js';
 import type { CliCommand } from './io.js';
 import { progressView } from './progress.js';
 
-const OPTIONS = [
+export const OPTIONS = [
   {
     name: 'image',
     value: 'SRC',
     description:
-      'raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an http(s) URL (cached under ~/.cache/hw-test/downloads, resumed after a drop)',
+      'raw, .gz, .xz, .zst, .bz2 or .zip image (format from its magic bytes), or an http(s) URL: cached under ~/.cache/hw-test/downloads and revalidated every time (ETag or Last-Modified; a server with neither is downloaded again), resumed after a drop, checked against URL.sha256 when the server publishes one',
+  },
+  {
+    name: 'image-sha256',
+    value: 'HEX',
+    description: "the image's expected sha256 (a download that differs is refused)",
   },
   {
     name: 'to',
@@ -33,8 +39,14 @@ const USAGE = helpText({
   synopsis:
     'Usage:\n  hw-test flash --image SRC --to DEVICE|FILE [--no-verify] [--bmap FILE] [--declare DEVICE]',
   options: OPTIONS,
-  notes:
-    'Refuses mounted, root, swap, too-small and undeclared fixed devices, and bad images, before writing.',
+  notes: `Refuses mounted, root, swap, too-small and undeclared fixed devices, files that back a loop device
+or are the image itself, and paths under /dev that are not a device, before writing. Checks each
+image before writing where it can be judged whole: xz and zstd indexes, a raw image's bmap
+checksums, a gz or bz2 (decompressed once); xz and zstd block checks and a zip's CRC-32 can only be
+judged while writing. A regular file is written to a temporary file beside it and renamed over it
+only when complete and verified, so a failed flash leaves the old file as it was; a device that
+received part of an image that then failed has its first MiB zeroed so that it cannot boot, and the
+error says so.`,
 });
 
 export const command: CliCommand = {
@@ -46,10 +58,12 @@ export const command: CliCommand = {
       io.err('hw-test flash: --image and --to are required (see hw-test flash --help)');
       return 2;
     }
+    const imageSha256 = checkSha256(values['image-sha256']);
     const view = progressView(io, 'flash');
     let phase = '';
     const res = await flash(values.image, values.to, {
       verify: !values['no-verify'],
+      imageSha256,
       bmap: values.bmap,
       declared: values.declare ?? [],
       signal: io.signal,
@@ -62,10 +76,13 @@ export const command: CliCommand = {
     view.done();
     const mb = (res.bytesWritten / 1e6).toFixed(1);
     io.out(
-      `flashed ${res.source} -> ${res.destination}: ${res.format}, ${res.map} map, ${mb} MB of ` +
+      `flashed ${maskUrl(res.source)} -> ${res.destination}: ${res.format}, ${res.map} map, ${mb} MB of ` +
         `${(res.imageSize / 1e6).toFixed(1)} MB written in ${res.writeSeconds.toFixed(1)} s ` +
         `(${res.mbPerSecond.toFixed(1)} MB/s${res.direct ? ', direct I/O' : ''})` +
-        (res.verified ? `, verified in ${res.verifySeconds.toFixed(1)} s` : ', not verified'),
+        (res.verified ? `, verified in ${res.verifySeconds.toFixed(1)} s` : ', not verified') +
+        (res.sha256
+          ? `; downloaded sha256 ${res.sha256}${res.fromCache ? ' (the cached copy, current)' : ''}`
+          : ''),
     );
     return 0;
   },

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { inputFile } from '../util/input-file.js';
 import { loadOsProfile } from '../catalog/os-profile.js';
 import { HwTestError, InputError, errorMessage, exitCodeFor } from '../errors.js';
 import { configureImage, type ImageConfig } from '../image/configure.js';
@@ -34,7 +35,7 @@ partition), without mounting it:`,
 
 /** The public key line from `--ssh-key FILE`: FILE.pub beside a private key, or FILE itself. */
 export function readSshKeyOption(file: string): string {
-  if (!existsSync(file)) throw new InputError(`--ssh-key ${file}: no such file`, { file, field: 'ssh-key' });
+  inputFile(file, `--ssh-key ${file}`);
   const text = readFileSync(file, 'utf8');
   if (/PRIVATE KEY/.test(text)) {
     if (existsSync(`${file}.pub`))
@@ -45,6 +46,7 @@ export function readSshKeyOption(file: string): string {
 }
 
 function readPsk(file: string): string {
+  inputFile(file, `--wifi-psk-file ${file}`);
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
@@ -75,7 +77,7 @@ export async function configureMain(
       );
     }
     const image = positionals[0];
-    if (!existsSync(image)) throw new InputError(`${image}: no such image file`, { file: image });
+    inputFile(image, image, { missing: 'no such image file' });
     if (values['wifi-psk'] && values['wifi-psk-file'])
       throw new InputError('image configure: give --wifi-psk or --wifi-psk-file, not both', {
         field: 'wifi-psk',

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { HwTestError, exitCodeFor, errorMessage } from '../errors.js';
-import { mask } from '../log.js';
+import { mask, registerUrlSecrets } from '../log.js';
 import { isInteractive, type CliCommand, type CliIo } from './io.js';
+import { handleSignals } from './signals.js';
 
 /**
  * Subcommands are imported on demand, so that `--help` and `boards` load no driver, QEMU helper
@@ -56,23 +57,13 @@ Run options:
 ${(await runOptionLines()).join('\n')}
 
 Exit codes: 0 passed, 1 a test failed (the image's fault), 2 bad input,
-            3 infrastructure error (the rig's fault), 130 interrupted.`;
+            3 infrastructure error (the rig's fault), 4 nothing was tested (a requested
+            suite ran no test: MISS), 130 interrupted.`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const ctl = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals += 1;
-    // A second signal forces the exit: the user has given up on the clean teardown.
-    if (signals > 1) process.exit(130);
-    process.stderr.write(`hw-test: ${sig}: powering off, releasing the board and writing the report...\n`);
-    ctl.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // A closed terminal: the board a console session holds is powered off and released all the same.
-  process.on('SIGHUP', onSignal);
+  handleSignals(ctl);
   // A terminal that went away (EIO) or a reader that left (EPIPE) must not crash the process
   // before the teardown: nobody reads any more, so stop as on a hang-up, quietly.
   const onStreamError = (err: NodeJS.ErrnoException) => {
@@ -91,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
     terminal: { input: process.stdin, output: process.stdout },
   };
 
+  // An image URL's credentials are secrets from the start: masked in any line that quotes them.
+  for (const a of argv) {
+    if (a.includes('://')) registerUrlSecrets(a.startsWith('-') ? a.slice(a.indexOf('=') + 1) : a);
+  }
   const first = argv[0];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.out(await help());
@@ -146,7 +141,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = exitCodeFor(err.class === 'input' ? 'input' : err.class);
     } else {
       process.stderr.write(
-        `hw-test: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        `hw-test: internal error: ${mask(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
       );
       process.exitCode = 1;
     }

@@ -56,10 +56,11 @@ export function parseOptions<T extends OptionTable>(
   more: { positionals?: boolean; extra?: OptionTable } = {},
 ): { values: OptionValues<T>; extra: Record<string, string | undefined>; positionals: string[] } {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
+  const options = parseConfig([...table, ...(more.extra ?? [])]);
   try {
     parsed = parseArgs({
-      args: [...argv],
-      options: parseConfig([...table, ...(more.extra ?? [])]),
+      args: withNegatives(argv, options),
+      options,
       allowPositionals: more.positionals ?? false,
       strict: true,
     });
@@ -75,6 +76,31 @@ export function parseOptions<T extends OptionTable>(
     extra[o.name] = typeof v === 'string' ? v : undefined;
   }
   return { values: parsed.values as OptionValues<T>, extra, positionals: parsed.positionals };
+}
+
+/**
+ * `--parallel -1`: parseArgs takes `-1` for an option and says "argument is ambiguous". A value
+ * that looks like a negative number is joined to its option (`--parallel=-1`), so that the option's
+ * own check says what it expects.
+ */
+function withNegatives(argv: readonly string[], options: ParseConfig): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (
+      name &&
+      Object.hasOwn(options, name) &&
+      options[name].type === 'string' &&
+      next !== undefined &&
+      /^-\d/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 const COLUMNS = 100;
@@ -110,4 +136,13 @@ export function helpText(h: {
   notes?: string;
 }): string {
   return [h.synopsis, h.intro, optionLines(h.options).join('\n'), h.notes].filter(Boolean).join('\n\n');
+}
+
+/** `--image-sha256`: 64 hexadecimal digits, in either case. */
+export function checkSha256(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(v)) {
+    throw new InputError(`--image-sha256 ${v}: expected 64 hexadecimal digits (the output of sha256sum)`);
+  }
+  return v.toLowerCase();
 }

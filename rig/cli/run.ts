@@ -1,11 +1,20 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, exitCodeFor, worst } from '../errors.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import type { RunSummary } from '../report/model.js';
+import { checkReportsDir } from '../report/reports-dir.js';
+import { inputFile } from '../util/input-file.js';
+import { registerUrlSecrets } from '../log.js';
 import type { ResolvedBoard } from '../runner/board-factory.js';
 import { suiteArtifactOptions, suiteOptions, suitesFor, type SuiteEntry } from '../catalog/suites.js';
-import { helpText, optionLines, parseOptions, type OptionSpec, type OptionValues } from './options.js';
+import {
+  checkSha256,
+  helpText,
+  optionLines,
+  parseOptions,
+  type OptionSpec,
+  type OptionValues,
+} from './options.js';
 import type { CliCommand, CliIo } from './io.js';
 
 export const RUN_OPTIONS = [
@@ -18,6 +27,11 @@ export const RUN_OPTIONS = [
     name: 'image',
     value: 'PATH|URL',
     description: "image to flash (default: the virtual board's reference image)",
+  },
+  {
+    name: 'image-sha256',
+    value: 'HEX',
+    description: "the image's expected sha256 (an image or a download that differs is refused)",
   },
   {
     name: 'suite',
@@ -112,7 +126,7 @@ export function reproduceCommand(
   const parts = ['npm run hw-test --', '--board', board];
   // Without the lab file a desk cannot find a real board's wiring.
   if (labFile) parts.push('--lab', labFile);
-  for (const k of ['image', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
+  for (const k of ['image', 'image-sha256', 'suite', 'grep', 'os', 'timeout', ...suiteOptionNames]) {
     const v = values[k];
     if (typeof v === 'string')
       parts.push(`--${k}`, /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
@@ -144,14 +158,21 @@ function settings(values: RunValues & { suite: string }) {
       throw new InputError(`--grep ${values.grep}: not a valid regular expression`);
     }
   }
-  if (values.image && !/^https?:\/\//.test(values.image) && !existsSync(values.image)) {
-    throw new InputError(`--image ${values.image}: no such file`, { file: values.image });
+  if (values.image && !/^https?:\/\//.test(values.image)) {
+    inputFile(values.image, `--image ${values.image}`, { blockOk: true });
   }
+  // Before any board is touched: a report folder that cannot be (a file, /proc, read-only).
+  checkReportsDir(values.reports);
   const suites = values.suite
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites };
+  if (suites.length === 0)
+    throw new InputError(
+      `--suite ${values.suite}: no suite named (suites are comma separated: boot,network)`,
+    );
+  const imageSha256 = checkSha256(values['image-sha256']);
+  return { board: values.board, retries, quarantineAfter, lockTimeout, parallel, suites, imageSha256 };
 }
 
 /**
@@ -189,6 +210,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseOptions('run', argv, RUN_OPTIONS, { extra: suiteOptionTable(catalog) });
   const values = { ...parsed.values, suite: parsed.values.suite ?? suitesFor('default', catalog).join(',') };
   const s = settings(values);
+  if (io.env.HW_TEST_SSH_KEY) inputFile(io.env.HW_TEST_SSH_KEY, `HW_TEST_SSH_KEY ${io.env.HW_TEST_SSH_KEY}`);
   const labFile = values.lab ?? io.env.HW_TEST_LAB;
   const { loadOsProfile } = await import('../catalog/os-profile.js');
   const os = loadOsProfile(values.os ? path.resolve(values.os) : undefined);
@@ -202,37 +224,41 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   }));
   // An unknown suite is bad input before any board is touched; reports name suites by their names.
   const names = (await loadSuites(s.suites)).map((e) => e.name);
-  const files = await artifactFiles(catalog, parsed.extra, names, io);
+  const files = artifactFiles(catalog, parsed.extra, names, io);
   const reports = path.resolve(values.reports);
   const summaries =
     boards.length > 1
-      ? await runMany(boards, argv, reports, s.parallel, io)
+      ? await runMany(boards, argv, s.parallel, io)
       : [await runOne(boards[0], { values, suiteValues: parsed.extra, files, settings: s, os, reports }, io)];
-  // The parent prints the summary of every board.
-  if (io.env.HW_TEST_CHILD) return exitFor(summaries);
+  // The parent prints the summary of every board; it finds each child's report from what it tells.
+  if (io.env.HW_TEST_CHILD) {
+    const { tellRunDir } = await import('../runner/multi.js');
+    for (const x of summaries) await tellRunDir(io.env, path.join(reports, x.board, x.runId));
+    return exitFor(summaries);
+  }
   await printResults(summaries, reports, names, io);
   if (summaries.length < boards.length && !io.signal.aborted) return 3;
   return exitFor(summaries);
 }
 
 /**
- * The files given for the suites' artifacts, by option: a missing file is bad input before any
- * board is touched; a URL's credentials are secrets from here on (the reproduce line quotes it).
+ * The files given for the suites' artifacts, by option: a missing file (or a directory, a FIFO) is
+ * bad input before any board is touched; a URL's credentials are secrets from here on (the
+ * reproduce line quotes it).
  */
-async function artifactFiles(
+function artifactFiles(
   catalog: readonly SuiteEntry[],
   values: Record<string, string | undefined>,
   suites: readonly string[],
   io: CliIo,
-): Promise<Record<string, string>> {
-  const { registerUrlSecrets } = await import('../runner/user-artifacts.js');
+): Record<string, string> {
   const files: Record<string, string> = {};
   for (const a of suiteArtifactOptions(catalog)) {
     const v = values[a.option];
     if (!v || a.option in files) continue;
     registerUrlSecrets(v);
     const url = /^https?:\/\//.test(v);
-    if (!url && !existsSync(v)) throw new InputError(`--${a.option} ${v}: no such file`, { file: v });
+    if (!url) inputFile(v, `--${a.option} ${v}`);
     if (!suites.includes(a.suite))
       io.err(`hw-test: --${a.option} is for the ${a.suite} suite, which this run does not run: ignored`);
     files[a.option] = url ? v : path.resolve(v);
@@ -262,6 +288,7 @@ async function runOne(
     board: b,
     os: r.os,
     image,
+    imageSha256: s.imageSha256,
     suites: s.suites,
     grep: values.grep,
     reportsDir: r.reports,
@@ -293,25 +320,27 @@ function given(values: Record<string, string | undefined>, files: object): Recor
 async function runMany(
   boards: ResolvedBoard[],
   argv: string[],
-  reports: string,
   parallel: number,
   io: CliIo,
 ): Promise<RunSummary[]> {
   const { runChildren } = await import('../runner/multi.js');
   const { readFile } = await import('node:fs/promises');
   const rest = withoutOptions(argv, ['--board', '--parallel']);
-  await runChildren(
+  const children = await runChildren(
     boards.map((b) => b.name),
     rest,
     { parallel, signal: io.signal, err: (l) => io.err(l) },
   );
   const summaries: RunSummary[] = [];
   for (const b of boards) {
-    const file = path.join(reports, b.name, 'latest', 'summary.json');
+    // The child's own run folder: `latest` stays put when its run was refused (busy, quarantined).
+    const runDir = children.find((c) => c.board === b.name)?.runDir;
+    const file = runDir && path.join(runDir, 'summary.json');
     try {
+      if (!file) throw new Error('no run folder');
       summaries.push(JSON.parse(await readFile(file, 'utf8')) as RunSummary);
     } catch {
-      io.err(`${b.name}: no report was written (${file})`);
+      io.err(`${b.name}: no report was written${file ? ` (${file})` : ''}`);
     }
   }
   return summaries;
@@ -341,7 +370,8 @@ async function printResults(
   suites: string[],
   io: CliIo,
 ): Promise<void> {
-  printSummary(summaries, reports, io);
+  const { summaryLines } = await import('../report/console.js');
+  for (const line of summaryLines(summaries, reports)) io.out(line);
   if (summaries.length <= 1) return;
   const { combinedRows, combinedTable, writeCombined } = await import('../report/combined.js');
   const rows = combinedRows(summaries, reports);
@@ -349,23 +379,6 @@ async function printResults(
   for (const line of combinedTable(rows, suites)) io.out(line);
   const file = await writeCombined(reports, rows, new Date().toISOString().replace(/[-:]/g, '').slice(0, 15));
   io.out(`combined summary: ${path.relative(process.cwd(), file)}`);
-}
-
-function printSummary(summaries: RunSummary[], reportsDir: string, io: CliIo): void {
-  for (const s of summaries) {
-    const counts = ['pass', 'fail', 'error', 'infra', 'skipped', 'interrupted']
-      .map((v) => [v, s.tests.filter((t) => t.verdict === v).length] as const)
-      .filter(([, n]) => n > 0)
-      .map(([v, n]) => `${n} ${v}`)
-      .join(', ');
-    io.out(
-      `${s.board}: ${s.verdict.toUpperCase()} (${counts || 'no tests'})${s.message ? `: ${s.message}` : ''}`,
-    );
-    for (const t of s.tests.filter((t) => t.verdict !== 'pass' && t.verdict !== 'skipped')) {
-      io.out(`  ${t.verdict}: ${t.fullTitle}: ${t.message ?? ''}`);
-    }
-    io.out(`  report: ${path.relative(process.cwd(), path.join(reportsDir, s.board, s.runId))}`);
-  }
 }
 
 export const command: CliCommand = {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { FailError, InfraError, TimeoutError, type HwTestError } from '../errors.js';
-import { logger } from '../log.js';
+import { logger, mask } from '../log.js';
 import { abortPromise } from '../util/abort.js';
 import type { Console, ConsoleLine, ExpectMatch, ExpectOptions, FailurePattern, Finding } from './console.js';
 import { TextCleaner, withoutKernelLines } from './text-cleaner.js';
@@ -230,7 +230,8 @@ export abstract class ConsoleCore implements Console {
           },
         ]
       : [];
-    await writeFile(file, this.formatLog([...this.lines, ...tail]));
+    // A board that echoes a secret (a PSK in a config dump, a token on the kernel command line).
+    await writeFile(file, mask(this.formatLog([...this.lines, ...tail])));
   }
 
   /** Writes the raw bytes, escapes included (`serial.raw`). */

@@ -26,7 +26,10 @@ export interface FlashResult {
   verifySeconds: number;
   /** Write throughput in MB/s (10^6), for the trends. */
   mbPerSecond: number;
+  /** For an image URL, or an image checked against `imageSha256`: the sha256 of the bytes flashed. */
   sha256?: string;
+  /** For an image URL: whether the server said the cached copy was current (no body transferred). */
+  fromCache?: boolean;
   /** Detected source format (from magic bytes). */
   format?: ImageFormat;
   /** Where the map of written ranges came from: a bmap file, SEEK_DATA holes, or none (all). */
@@ -39,6 +42,8 @@ export type ImageFormat = 'raw' | 'gz' | 'xz' | 'zst' | 'bz2' | 'zip';
 
 export interface FlashOptions {
   verify?: boolean;
+  /** The image's expected sha256 (an image, or an image URL's download, that differs is refused). */
+  imageSha256?: string;
   bmap?: string;
   /**
    * Block devices the lab file declares for this board's mux (by-id paths). A declared device is

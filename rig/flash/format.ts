@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { inputFile } from '../util/input-file.js';
 import type { ImageFormat } from './flasher.js';
 
 /** Magic bytes of the compressed formats we take; anything else is a raw disk image. */
@@ -20,6 +21,8 @@ export function formatOf(head: Uint8Array): ImageFormat {
 
 /** Detects the format from the file's first bytes, never from its name. */
 export async function detectFormat(path: string): Promise<ImageFormat> {
+  // A directory would fail the read with EISDIR; a pipe would never give a size.
+  inputFile(path, path, { blockOk: true, missing: 'cannot open the image (ENOENT)' });
   let fh;
   try {
     fh = await open(path, 'r');

@@ -1,15 +1,13 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
+import { fileInUse, landingPath, underDev, type HostView } from './file-target.js';
 import { logger } from '../log.js';
 
 const log = logger('flash:safety');
 
 /** Where the host's view comes from; tests point these at a fake tree. */
-export interface HostView {
-  sys: string;
-  proc: string;
-}
+export type { HostView } from './file-target.js';
 
 export const REAL_HOST: HostView = { sys: '/sys', proc: '/proc' };
 
@@ -23,6 +21,11 @@ export interface TargetInfo {
   capacity?: number;
   /** Whether the lab file declared it. */
   declared: boolean;
+  /** The device number that was checked (block devices): the opened descriptor must have it too. */
+  rdev?: number;
+  /** An existing file's device and inode: the image itself under another name is refused by them. */
+  dev?: number;
+  ino?: number;
 }
 
 function refuse(dest: string, reason: string, context: Record<string, unknown> = {}): never {
@@ -109,18 +112,32 @@ export async function checkTarget(
   declared: readonly string[] = [],
   host: HostView = REAL_HOST,
 ): Promise<TargetInfo> {
+  // `//dev/sdb`, `a/../b` and symlinks (a dangling one too) first: the checks judge where the write lands.
+  const landing = await landingPath(dest);
   let st;
   try {
-    st = await stat(dest);
+    st = await stat(landing);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    if (dest.startsWith('/dev/')) refuse(dest, 'no such device (is the card on the host side of the mux?)');
-    return { kind: 'file', path: dest, device: dest, declared: false };
+    if (underDev(landing)) {
+      refuse(
+        dest,
+        `no such device${landing === dest ? '' : ` (${landing})`}; a file is never created under /dev (is the card on the host side of the mux?)`,
+      );
+    }
+    return { kind: 'file', path: dest, device: landing, declared: false };
   }
-  if (st.isFile()) return { kind: 'file', path: dest, device: await realpath(dest), declared: false };
+  if (st.isFile()) {
+    if (underDev(landing)) {
+      refuse(dest, `${landing} is a regular file under /dev, not a device (a tool created it by mistake?)`);
+    }
+    const inUse = await fileInUse(host, st);
+    if (inUse) refuse(dest, inUse);
+    return { kind: 'file', path: dest, device: landing, declared: false, dev: st.dev, ino: st.ino };
+  }
   if (!st.isBlockDevice()) refuse(dest, 'not a block device or a regular file');
 
-  const device = await realpath(dest);
+  const device = landing;
   const name = basename(device);
   let isDeclared = false;
   for (const d of declared) if (await sameDevice(d, dest)) isDeclared = true;
@@ -146,5 +163,5 @@ export async function checkTarget(
       actual: capacity,
     });
   }
-  return { kind: 'block', path: dest, device, capacity, declared: isDeclared };
+  return { kind: 'block', path: dest, device, capacity, declared: isDeclared, rdev: st.rdev };
 }

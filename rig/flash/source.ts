@@ -1,40 +1,21 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import type { Entry, ZipFile } from 'yauzl';
 import { InputError } from '../errors.js';
 import { logger } from '../log.js';
+import { throwIfAborted } from '../util/abort.js';
 import type { Spawner } from '../util/spawn.js';
-import type { ImageFormat } from './flasher.js';
+import type { ImageSource, ImageStream } from './checked.js';
 import { detectFormat } from './format.js';
 import { nativeXz, xzChunks } from './xz.js';
 import { nativeZstd, zstdChunks } from './zstd.js';
+import { zipSource } from './zip.js';
+import { checkedChunks } from './checked.js';
 
 const log = logger('flash:source');
 
-/**
- * A decompressed image as a stream of chunks, in order; a chunk may be reused once the next one is
- * asked for. `done` rejects with an InputError when the data was bad.
- */
-export interface ImageStream {
-  chunks: AsyncIterable<Buffer>;
-  done: Promise<void>;
-  close(): void;
-}
-
-/** An image checked before anything is written: format, decompressed size where knowable. */
-export interface ImageSource {
-  path: string;
-  format: ImageFormat;
-  /** Decompressed size in bytes; raw: file size, xz: its index, zst: frame header, zip: entry, gz/bz2: counted. */
-  size: number | undefined;
-  /** For zip: the entry written. */
-  entry?: string;
-  open(signal?: AbortSignal): Promise<ImageStream>;
-}
-
-const IMAGE_EXT = /\.(img|raw|iso|wic|hddimg|sdcard|sdimg|rpi-sdimg|bin|dd|image)$/i;
+export type { ImageSource, ImageStream } from './checked.js';
 
 /** The decompressor per format: the standard tool, in native code, reading the file itself. */
 function tool(format: 'xz' | 'zst' | 'bz2', path: string): [string, string[]] {
@@ -61,75 +42,13 @@ function toolStream(spawner: Spawner, cmd: string, args: string[], path: string)
   return { chunks: proc.stdout!, done, close: () => proc.kill('SIGKILL') };
 }
 
-/** yauzl is loaded only for zip images: the other formats start faster without it. */
-async function openZip(path: string): Promise<ZipFile> {
-  const { default: yauzl } = await import('yauzl');
-  return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zip) => {
-      if (err) reject(new InputError(`${path}: bad zip: ${err.message}`, { file: path }));
-      else resolve(zip);
-    });
-  });
-}
-
-/** The first image in a zip: the first file entry whose name looks like a disk image. */
-function firstImage(zip: ZipFile, path: string): Promise<Entry> {
-  return new Promise((resolve, reject) => {
-    zip.on('entry', (e: Entry) => {
-      if (!e.fileName.endsWith('/') && IMAGE_EXT.test(e.fileName)) resolve(e);
-      else zip.readEntry();
-    });
-    zip.on('end', () =>
-      reject(new InputError(`${path}: the zip holds no disk image (*.img, *.raw, *.wic ...)`)),
-    );
-    zip.on('error', (err: Error) =>
-      reject(new InputError(`${path}: bad zip: ${err.message}`, { file: path })),
-    );
-    zip.readEntry();
-  });
-}
-
-async function zipSource(path: string): Promise<ImageSource> {
-  const zip = await openZip(path);
-  let entry: Entry;
-  try {
-    entry = await firstImage(zip, path);
-  } finally {
-    zip.close();
-  }
-  const open = async (): Promise<ImageStream> => {
-    const z = await openZip(path);
-    const e = await firstImage(z, path);
-    const stream = await new Promise<Readable>((resolve, reject) =>
-      z.openReadStream(e, (err, s) =>
-        err ? reject(new InputError(`${path}: bad zip: ${err.message}`)) : resolve(s),
-      ),
-    );
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('error', (err) =>
-        reject(new InputError(`${path}: bad zip entry ${e.fileName}: ${err.message}`)),
-      );
-      stream.on('end', resolve);
-    });
-    done.catch(() => {});
-    void done.finally(() => z.close()).catch(() => {});
-    return { chunks: stream, done, close: () => stream.destroy() };
-  };
-  return { path, format: 'zip', size: entry.uncompressedSize, entry: entry.fileName, open };
-}
-
 function gzStream(path: string): ImageStream {
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  // zlib checks the gzip trailer itself: a CRC32 or ISIZE that does not match is an error here.
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  const done = new Promise<void>((resolve, reject) => {
-    const bad = (err: Error) =>
-      reject(new InputError(`${path}: bad image: gzip data: ${err.message}`, { file: path }));
-    file.on('error', bad);
-    gunzip.on('error', bad);
-    gunzip.on('end', resolve);
-  });
-  done.catch(() => {});
-  return { chunks: file.pipe(gunzip), done, close: () => (file.destroy(), gunzip.destroy()) };
+  pipeline(file, gunzip).catch(() => {});
+  const s = checkedChunks(gunzip, path, 'gzip data');
+  return { ...s, close: () => (file.destroy(), gunzip.destroy(), s.close()) };
 }
 
 /** Reads a whole stream to count its bytes: the integrity pass for formats with no index. */
@@ -141,6 +60,10 @@ async function countBytes(s: ImageStream, signal?: AbortSignal): Promise<number>
     for await (const chunk of s.chunks) n += chunk.length;
     await s.done;
     return n;
+  } catch (err) {
+    // Closing the decompressor on abort makes it "fail": report the interruption, not a bad image.
+    throwIfAborted(signal);
+    throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -192,9 +115,9 @@ export async function inspectSource(
   const open = (): Promise<ImageStream> => {
     if (format === 'gz') return Promise.resolve(gzStream(path));
     const DCtx = format === 'zst' ? nativeZstd() : null;
-    if (DCtx) return Promise.resolve(inProcessStream(zstdChunks(DCtx, path)));
+    if (DCtx) return Promise.resolve(checkedChunks(zstdChunks(DCtx, path), path, 'zstd'));
     const xz = format === 'xz' ? nativeXz() : null;
-    if (xz) return Promise.resolve(inProcessStream(xzChunks(xz, path)));
+    if (xz) return Promise.resolve(checkedChunks(xzChunks(xz, path), path, 'xz'));
     const [cmd, args] = tool(format, path);
     return Promise.resolve(toolStream(spawner, cmd, args, path));
   };
@@ -212,27 +135,4 @@ function rawStream(path: string): ImageStream {
   });
   done.catch(() => {});
   return { chunks: stream, done, close: () => stream.destroy() };
-}
-
-/** A decompression in this process (zstd-napi, liblzma) as an ImageStream: `done` settles with the generator. */
-function inProcessStream(source: AsyncGenerator<Buffer>): ImageStream {
-  let settle!: (err?: Error) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (err) => (err === undefined ? resolve() : reject(err));
-  });
-  done.catch(() => {});
-  let closed = false;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    try {
-      for await (const c of source) {
-        if (closed) break;
-        yield c;
-      }
-      settle();
-    } catch (err) {
-      settle(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    }
-  }
-  return { chunks: chunks(), done, close: () => (closed = true) };
 }

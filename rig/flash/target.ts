@@ -1,6 +1,7 @@
 import { constants, type promises as fsp } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { InfraError, InputError } from '../errors.js';
 import { logger } from '../log.js';
 import { settle } from '../util/abort.js';
@@ -28,6 +29,18 @@ export interface Target {
   write(buf: Buffer, length: number, position: number): Promise<void>;
   read(buf: Buffer, length: number, position: number): Promise<number>;
   sync(): Promise<void>;
+  /**
+   * The image is complete and verified: a file target's temporary file is renamed over the file
+   * (until then the old file is untouched); a device has nothing left to do.
+   */
+  commit(): Promise<void>;
+  /**
+   * The flash failed: a file target's temporary file is removed (the old file stays as it was); a
+   * device that received any of the image has its first MiB (and the image's last MiB, where a GPT
+   * keeps its backup) zeroed, so that a half-written image can never boot. Returns what the error
+   * should add for the user, or '' when there is nothing to say. Never throws.
+   */
+  abandon(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -83,15 +96,32 @@ export async function withRetries<T>(
   }
 }
 
+/** What a target does at commit and abandon: a file is renamed into place, a device is zeroed. */
+interface Finish {
+  /** The file target's temporary file, renamed over `final` by commit. */
+  temp?: string;
+  final?: string;
+  imageSize: number;
+  /** A device's capacity: its last MiB is where a GPT keeps its backup header. */
+  capacity?: number;
+  /** The O_EXCL descriptor that claims the device, when the writes go through another one. */
+  claim?: FileHandle;
+}
+
+const MiB = 1 << 20;
+
 class FdTarget implements Target {
   #buffered: FileHandle | undefined;
   #closed = false;
+  /** The end of the highest write: whether the image's first and last MiB were reached. */
+  #high = 0;
 
   constructor(
     readonly path: string,
     private readonly fh: FileHandle,
     readonly direct: boolean,
     readonly align: number,
+    private readonly finish: Finish,
     readonly zeroed = false,
   ) {}
 
@@ -104,11 +134,13 @@ class FdTarget implements Target {
 
   private async handleFor(length: number, position: number): Promise<FileHandle> {
     if (!this.direct || (length % this.align === 0 && position % this.align === 0)) return this.fh;
-    this.#buffered ??= await open(this.path, constants.O_RDWR);
+    // Reopened through the descriptor, not the path: a path re-pointed since cannot redirect it.
+    this.#buffered ??= await open(`/proc/self/fd/${this.fh.fd}`, constants.O_RDWR);
     return this.#buffered;
   }
 
   async write(buf: Buffer, length: number, position: number): Promise<void> {
+    this.#high = Math.max(this.#high, position + length);
     const fh = await this.handleFor(length, position);
     let done = 0;
     while (done < length) {
@@ -138,11 +170,58 @@ class FdTarget implements Target {
     await withRetries(this.path, 'fsync', 0, () => this.fh.sync());
   }
 
+  async commit(): Promise<void> {
+    const { temp, final } = this.finish;
+    if (!temp || !final) return;
+    await this.sync();
+    await rename(temp, final).catch((err: NodeJS.ErrnoException) => {
+      throw new InputError(`${this.path}: cannot replace the file (${err.code ?? err.message})`, {
+        file: this.path,
+      });
+    });
+    this.finish.temp = undefined;
+    const dir = await open(dirname(final), 'r');
+    await dir.sync().finally(() => dir.close());
+  }
+
+  async abandon(): Promise<string> {
+    if (this.finish.temp) {
+      await rm(this.finish.temp, { force: true }).catch(() => {});
+      this.finish.temp = undefined;
+      return '';
+    }
+    if (this.#high === 0) return '';
+    try {
+      await this.zeroEnds();
+      return `${this.path} received part of the image: its first MiB was zeroed so that the half-written image cannot boot (and its last MiB, where a GPT keeps its backup)`;
+    } catch (err) {
+      return `${this.path} received part of the image and its first MiB could not be zeroed (${(err as Error).message}): do not boot it`;
+    }
+  }
+
+  /**
+   * Zeros the first MiB (the partition table and, on many boards, the boot loader), and the last
+   * MiB of the image and of the device: a GPT keeps a backup header at the disk's end (the old
+   * image's, once it was resized to the card) from which firmware would rebuild the table.
+   */
+  private async zeroEnds(): Promise<void> {
+    const [buf] = await this.buffers(1, MiB);
+    buf.fill(0);
+    const ends = [this.finish.imageSize, this.finish.capacity ?? 0];
+    await this.write(buf, Math.min(MiB, ends[0]), 0);
+    for (const end of ends) {
+      const at = Math.floor(Math.max(0, end - MiB) / this.align) * this.align;
+      if (at >= MiB) await this.write(buf, end - at, at);
+    }
+    await this.sync();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#buffered?.close();
     await this.fh.close();
+    await this.finish.claim?.close();
   }
 }
 
@@ -182,21 +261,62 @@ async function alignedOffset(fh: FileHandle, slab: Buffer, lbs: number): Promise
   return undefined;
 }
 
-export async function openTarget(info: TargetInfo, imageSize: number): Promise<Target> {
-  if (info.kind === 'file') {
-    const fh = await open(info.path, constants.O_RDWR | constants.O_CREAT, 0o644).catch(
-      (err: NodeJS.ErrnoException) => {
-        throw new InputError(`${info.path}: cannot create the file (${err.code ?? err.message})`, {
-          file: info.path,
-        });
+/**
+ * A regular file is written to a temporary file beside it (the same directory, so the rename is
+ * atomic), and renamed over it only by commit: a flash that fails, or is interrupted, leaves the
+ * old file as it was.
+ */
+async function openFileTarget(info: TargetInfo, imageSize: number): Promise<Target> {
+  const final = info.device;
+  const temp = join(
+    dirname(final),
+    `.${basename(final)}.hw-test-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+  const mode = await stat(final).then(
+    (st) => st.mode & 0o7777,
+    () => 0o644,
+  );
+  const fh = await open(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, mode).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw new InputError(`${info.path}: cannot create the file (${err.code ?? err.message})`, {
+        file: info.path,
+      });
+    },
+  );
+  try {
+    // A fresh file of the image's size reads zeros in every hole: the file equals the image.
+    await fh.truncate(imageSize);
+  } catch (err) {
+    await fh.close();
+    await rm(temp, { force: true });
+    throw new InputError(
+      `${info.path}: cannot size the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      {
+        file: info.path,
       },
     );
-    // Truncating to zero then to the size makes every hole read as zeros: the file equals the image.
-    await fh.truncate(0);
-    await fh.truncate(imageSize);
-    return new FdTarget(info.path, fh, false, 1, true);
   }
+  return new FdTarget(info.path, fh, false, 1, { temp, final, imageSize }, true);
+}
+
+/**
+ * The opened descriptor must be the device that was checked: a symlink (a by-id path) re-pointed
+ * between the check and the open cannot redirect the write.
+ */
+async function sameDevice(fh: FileHandle, info: TargetInfo): Promise<void> {
+  const st = await fh.stat();
+  if (st.isBlockDevice() && (info.rdev === undefined || st.rdev === info.rdev)) return;
+  await fh.close();
+  throw new InputError(
+    `${info.path}: refusing to write: it is no longer the device that was checked (${info.device}); it changed between the check and the open`,
+    { device: info.path },
+  );
+}
+
+export async function openTarget(info: TargetInfo, imageSize: number): Promise<Target> {
+  if (info.kind === 'file') return openFileTarget(info, imageSize);
   const flags = constants.O_RDWR | constants.O_EXCL;
+  const finish: Finish = { imageSize, capacity: info.capacity };
   let fh: FileHandle;
   try {
     fh = await open(info.path, flags | constants.O_DIRECT);
@@ -206,13 +326,17 @@ export async function openTarget(info: TargetInfo, imageSize: number): Promise<T
       throw new InputError(`${info.path}: refusing to write: the device is in use (busy)`);
     if (code !== 'EINVAL') throw err;
     log('%s: no O_DIRECT, buffered', info.path);
-    return new FdTarget(info.path, await open(info.path, flags), false, 1);
+    const buffered = await open(info.path, flags);
+    await sameDevice(buffered, info);
+    return new FdTarget(info.path, buffered, false, 1, finish);
   }
+  await sameDevice(fh, info);
   const lbs = await logicalBlockSize(info.device);
   if ((await alignedOffset(fh, Buffer.allocUnsafeSlow(PROBE_BYTES + 8192), lbs)) === undefined) {
     log('%s: no aligned offset found, buffered', info.path);
-    await fh.close();
-    return new FdTarget(info.path, await open(info.path, flags), false, 1);
+    // The exclusive descriptor stays open as the claim; the same device, reopened buffered, does the I/O.
+    const buffered = await open(`/proc/self/fd/${fh.fd}`, constants.O_RDWR);
+    return new FdTarget(info.path, buffered, false, 1, { ...finish, claim: fh });
   }
-  return new FdTarget(info.path, fh, true, lbs);
+  return new FdTarget(info.path, fh, true, lbs, finish);
 }

@@ -24,6 +24,8 @@ export interface WriteOptions {
   readAhead: number;
   hash: boolean;
   meter: ProgressMeter;
+  /** The bmap ranges' sha256 were checked before the write (raw images): not hashed again. */
+  rangesChecked?: boolean;
   signal?: AbortSignal;
 }
 
@@ -130,7 +132,7 @@ async function writeRaw(src: ImageSource, map: ImageMap, target: Target, o: Writ
       }
       const r = map.ranges[c.range];
       const data = buf.subarray(0, c.length);
-      if (c.start === r.start && r.sha256) sha = createHash('sha256');
+      if (c.start === r.start && r.sha256 && !o.rangesChecked) sha = createHash('sha256');
       sha?.update(data);
       if (o.hash) pieces.push({ start: c.start, length: c.length, hash: xxh3.xxh64(data) });
       pool.submit(buf, async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import { InputError } from '../errors.js';
 import { registerSecret } from '../log.js';
+import { inputFile } from '../util/input-file.js';
 
 // ssh2 is CommonJS: its named exports are reached through the default import.
 const { utils } = ssh2;
@@ -45,6 +46,7 @@ export function registerKey(privateKey: string): void {
 
 /** Reads a private key file (its `.pub` beside it is not needed: the public half is derived). */
 export function loadPrivateKey(file: string): SshKey {
+  inputFile(file, `${file}: the SSH key`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

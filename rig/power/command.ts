@@ -1,4 +1,4 @@
-import { InfraError } from '../errors.js';
+import { InfraError, InterruptedError } from '../errors.js';
 import { realSpawner, type Spawner } from '../util/spawn.js';
 import type { PowerState } from './power-switch.js';
 import { PowerSwitchBase, type PowerTiming } from './switch-base.js';
@@ -34,6 +34,8 @@ export class CommandPower extends PowerSwitchBase {
     const [cmd, ...args] = argv as [string, ...string[]];
     const timeoutMs = this.#opts.timeoutMs ?? 30_000;
     const res = await this.#spawner.run(cmd, args, { timeoutMs, signal });
+    // Killed because the run was stopped: an interruption, not a power switch that timed out.
+    if (res.code !== 0 && signal?.aborted) throw new InterruptedError();
     if (res.code !== 0) {
       const why = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-2).join(' | ');
       throw new InfraError(

@@ -18,10 +18,13 @@ export function combinedRows(summaries: RunSummary[], reportsDir: string): Combi
     const suites: Record<string, Verdict> = {};
     for (const name of s.suites) {
       const tests = s.tests.filter((t) => t.suite === name);
-      // A suite whose every test skipped checked nothing: it must never read as a pass.
-      if (tests.length && tests.every((t) => t.verdict === 'skipped')) suites[name] = 'skipped';
+      // A suite whose every test skipped checked nothing: it must never read as a pass (a miss in
+      // a run that got through; after a failure, the failure's consequence).
+      const through = s.verdict === 'pass' || s.verdict === 'miss';
+      if (tests.length && tests.every((t) => t.verdict === 'skipped'))
+        suites[name] = through ? 'miss' : 'skipped';
       else if (tests.length) suites[name] = worst(tests.map((t) => t.verdict));
-      else if (s.verdict !== 'pass') suites[name] = s.verdict;
+      else suites[name] = through ? 'miss' : s.verdict;
     }
     return {
       board: s.board,

@@ -53,7 +53,15 @@ export interface RunSummary {
   durationMs: number;
   verdict: Verdict;
   exitCode: number;
-  image: { path: string; sha256?: string; version?: string; sizeBytes?: number };
+  image: {
+    path: string;
+    /** The sha256 of the image as given (a URL: of the bytes downloaded). */
+    sha256?: string;
+    /** An image URL: whether the bytes came from the download cache (revalidated) or the server. */
+    fromCache?: boolean;
+    version?: string;
+    sizeBytes?: number;
+  };
   suites: string[];
   tests: TestResult[];
   steps: StepRecord[];
@@ -66,4 +74,6 @@ export interface RunSummary {
   reproduce: string;
   attempt?: number;
   message?: string;
+  /** Requested suites that tested nothing, each with why (rig/report/miss.ts). */
+  missed?: { suite: string; reason: string }[];
 }

@@ -13,6 +13,8 @@ export interface BoardRunOptions {
   board: ResolvedBoard;
   os: OsProfile;
   image?: string;
+  /** The image's expected sha256 (`--image-sha256`). */
+  imageSha256?: string;
   suites: string[];
   grep?: string;
   reportsDir: string;

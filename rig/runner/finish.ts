@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { errorMessage } from '../errors.js';
+import { classOf, countsAgainstBoard, errorMessage } from '../errors.js';
 import type { RunSummary, StageTiming, StepRecord } from '../report/model.js';
 import { writeRunReports } from '../report/summary.js';
 import type { RunBase } from './context.js';
@@ -20,14 +20,30 @@ export interface RunEnd {
 export async function finishRun(base: RunBase, end: RunEnd): Promise<RunSummary> {
   const summary = buildSummary(base, end);
   await saveSerialLog(base);
-  await writeRunReports(base.runDir, summary);
+  await writeRunReports(base.runDir, summary, { latest: !refused(base, end.runError) });
   base.events.runEnd(base.board.name, summary.verdict, base.runDir);
   await stat(base.runDir);
   return summary;
 }
 
+/**
+ * A run refused before it reached the board: bad input, a quarantined board, a busy one (or a
+ * download server that failed it: not the board's fault either). Its report is written, but
+ * `reports/<board>/latest` stays on the last run that tested the board.
+ */
+export function refused({ facts }: RunBase, runError: unknown): boolean {
+  if (facts.instance !== undefined || runError === undefined) return false;
+  const cls = classOf(runError);
+  return facts.quarantined || cls === 'input' || (cls === 'infra' && !countsAgainstBoard(runError));
+}
+
 export function buildSummary({ board, opts, facts, suites }: RunBase, end: RunEnd): RunSummary {
-  const verdict = runVerdict({ tests: facts.tests, runError: end.runError, aborted: opts.signal.aborted });
+  const verdict = runVerdict({
+    suites: suites.map((s) => s.name),
+    tests: facts.tests,
+    runError: end.runError,
+    aborted: opts.signal.aborted,
+  });
   const finished = new Date();
   return {
     schema: 1,
@@ -43,6 +59,7 @@ export function buildSummary({ board, opts, facts, suites }: RunBase, end: RunEn
     image: {
       path: facts.image?.source ?? opts.image ?? '',
       sha256: facts.image?.sha256,
+      fromCache: facts.image?.fromCache,
       version: facts.image?.version,
       sizeBytes: facts.image?.sizeBytes,
     },
@@ -93,16 +110,20 @@ async function saveSerialLog({ board, facts, events, runDir }: RunBase): Promise
 export async function recordHealth(
   { board, opts, facts, events }: RunBase,
   summary: RunSummary,
+  runError: unknown,
 ): Promise<void> {
   if (facts.quarantined || summary.verdict === 'interrupted') return;
   const file = healthPath(opts.env);
   if (opts.healthCheck && summary.verdict === 'pass') return clearQuarantine(file, board.name);
+  // Only the rig's own faults count: not a busy board, not a download server (boardFault: false).
+  const strike = summary.tests.some((t) => t.verdict === 'infra') || countsAgainstBoard(runError);
   const h = await recordVerdict(
     file,
     board.name,
     summary.verdict,
     summary.message ?? firstProblem(summary),
     opts.quarantineAfter,
+    { strike },
   );
   if (h.quarantined && summary.verdict === 'infra') events.quarantined(board.name, h.reason ?? '');
 }

@@ -17,18 +17,20 @@ export interface ProgressSink {
 export async function sourceToRaw(
   source: string,
   dest: string,
-  opts: { signal: AbortSignal; progress?: ProgressSink },
-): Promise<{ path: string; sha256: string }> {
-  const { flash, prepareSource } = await import('../flash/index.js');
-  const local = await prepareSource(source, { signal: opts.signal });
-  const sha256 = await sha256File(local);
-  await flash(local, dest, {
+  opts: { signal: AbortSignal; progress?: ProgressSink; imageSha256?: string; cacheDir?: string },
+): Promise<{ path: string; sha256: string; fromCache?: boolean }> {
+  const { flash } = await import('../flash/index.js');
+  // flash() checks --image-sha256 (and a URL's URL.sha256) before writing, revalidates a cached
+  // download, and forgets a download that turns out bad, so that the next run fetches it again.
+  const res = await flash(source, dest, {
     verify: false,
+    imageSha256: opts.imageSha256,
+    cacheDir: opts.cacheDir,
     signal: opts.signal,
     onProgress: (p) => opts.progress?.update(p),
   });
   opts.progress?.done();
-  return { path: dest, sha256 };
+  return { path: dest, sha256: res.sha256 ?? (await sha256File(source)), fromCache: res.fromCache };
 }
 
 /**

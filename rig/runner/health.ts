@@ -2,7 +2,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Verdict } from '../errors.js';
+import { maskDeep } from '../log.js';
 import { writeAtomic } from '../report/summary.js';
+import { withHostMutex } from '../util/host-mutex.js';
 
 /**
  * Per-board health on this host, as LAVA keeps device health: consecutive infra results mark a
@@ -41,43 +43,58 @@ export async function boardHealth(file: string, board: string): Promise<BoardHea
   return (await readHealth(file))[board] ?? { consecutiveInfra: 0, quarantined: false };
 }
 
-/** Records a run's verdict; returns the board's health after it. Called under the board's lock. */
+/** Writes one board's entry: read, change and write under a host-wide mutex, so no update is lost. */
+async function update(
+  file: string,
+  board: string,
+  change: (h: BoardHealth) => BoardHealth,
+): Promise<BoardHealth> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return withHostMutex(path.resolve(file), async () => {
+    const all = await readHealth(file);
+    const h = change(all[board] ?? { consecutiveInfra: 0, quarantined: false });
+    all[board] = h;
+    // The reason quotes the run's error: an image URL with a password, a line a board echoed.
+    await writeAtomic(file, `${JSON.stringify(maskDeep(all), null, 2)}\n`);
+    return h;
+  });
+}
+
+/**
+ * Records a run's verdict; returns the board's health after it. `strike: false` for an infra
+ * result that is not the board rig's fault (busy, a download server): recorded, never counted.
+ */
 export async function recordVerdict(
   file: string,
   board: string,
   verdict: Verdict,
   message: string | undefined,
   threshold = DEFAULT_QUARANTINE_AFTER,
+  o: { strike?: boolean } = {},
 ): Promise<BoardHealth> {
-  const all = await readHealth(file);
-  const h: BoardHealth = all[board] ?? { consecutiveInfra: 0, quarantined: false };
-  h.lastVerdict = verdict;
-  h.lastRun = new Date().toISOString();
-  if (verdict === 'infra') {
-    h.consecutiveInfra += 1;
-    if (!h.quarantined && h.consecutiveInfra >= threshold) {
-      h.quarantined = true;
-      h.since = h.lastRun;
-      h.reason = `${h.consecutiveInfra} consecutive infra failures; last: ${message ?? 'unknown'}`;
+  return update(file, board, (h) => {
+    h.lastVerdict = verdict;
+    h.lastRun = new Date().toISOString();
+    if (verdict === 'infra' && o.strike !== false) {
+      h.consecutiveInfra += 1;
+      if (!h.quarantined && h.consecutiveInfra >= threshold) {
+        h.quarantined = true;
+        h.since = h.lastRun;
+        h.reason = `${h.consecutiveInfra} consecutive infra failures; last: ${message ?? 'unknown'}`;
+      }
+    } else if (verdict === 'pass' || verdict === 'fail' || verdict === 'error') {
+      h.consecutiveInfra = 0;
     }
-  } else if (verdict === 'pass' || verdict === 'fail' || verdict === 'error') {
-    h.consecutiveInfra = 0;
-  }
-  all[board] = h;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeAtomic(file, `${JSON.stringify(all, null, 2)}\n`);
-  return h;
+    return h;
+  });
 }
 
 /** A passed health check lifts the quarantine. */
 export async function clearQuarantine(file: string, board: string): Promise<void> {
-  const all = await readHealth(file);
-  all[board] = {
+  await update(file, board, () => ({
     consecutiveInfra: 0,
     quarantined: false,
     lastVerdict: 'pass',
     lastRun: new Date().toISOString(),
-  };
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeAtomic(file, `${JSON.stringify(all, null, 2)}\n`);
+  }));
 }

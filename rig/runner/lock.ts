@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { InfraError } from '../errors.js';
-import { logger } from '../log.js';
+import { logger, mask } from '../log.js';
 import { settle } from '../util/abort.js';
 
 const log = logger('lock');
@@ -90,7 +90,8 @@ export async function lockBoard(board: string, opts: LockOptions): Promise<Board
         host: os.hostname(),
         startedAt: new Date().toISOString(),
         buildUrl: env.BUILD_URL,
-        command: process.argv.slice(1).join(' '),
+        // The command line may carry an image URL with a password or a signed query.
+        command: mask(process.argv.slice(1).join(' ')),
       };
       await writeFile(file, `${JSON.stringify(info, null, 2)}\n`);
       let released = false;
@@ -112,7 +113,8 @@ export async function lockBoard(board: string, opts: LockOptions): Promise<Board
     if (Date.now() >= deadline) {
       throw new InfraError(
         `board ${board} is busy: held by ${holder ? describeHolder(holder) : 'another run'}; waited ${Math.round(opts.timeoutMs / 1000)} s (--lock-timeout)`,
-        { board, holder },
+        // Another run holds a healthy board: retried by whoever asked, never a strike against it.
+        { board, holder, boardFault: false },
       );
     }
     // Polling is the only way to learn of a release of an abstract socket; 250 ms is cheap.

@@ -29,6 +29,16 @@ export async function resolveBoards(arg: string, labFile: string | undefined): P
 export interface ChildRun {
   board: string;
   code: number | null;
+  /** The child's run folder (it names it in the file $HW_TEST_RUN_DIR_FILE): not `latest`, which a
+   * refused run leaves on the board's last tested run. */
+  runDir?: string;
+}
+
+/** A child run tells its parent where its report is. */
+export async function tellRunDir(env: NodeJS.ProcessEnv, runDir: string): Promise<void> {
+  if (!env.HW_TEST_RUN_DIR_FILE) return;
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(env.HW_TEST_RUN_DIR_FILE, runDir);
 }
 
 /**
@@ -42,6 +52,12 @@ export async function runChildren(
   opts: { parallel: number; signal: AbortSignal; err: (line: string) => void },
 ): Promise<ChildRun[]> {
   const { spawn } = await import('node:child_process');
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  // Each child names its run folder in a file of its own here.
+  const told = await mkdtemp(path.join(tmpdir(), 'hw-test-children-'));
+  let started = 0;
   const queue = [...boards];
   const results: ChildRun[] = [];
   const running = new Set<import('node:child_process').ChildProcess>();
@@ -52,9 +68,10 @@ export async function runChildren(
   const worker = async () => {
     for (let b = queue.shift(); b && !opts.signal.aborted; b = queue.shift()) {
       const board = b;
+      const tellFile = path.join(told, String(started++));
       const child = spawn(process.execPath, [process.argv[1], ...argv, '--board', board, '--parallel', '1'], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HW_TEST_CHILD: '1' },
+        env: { ...process.env, HW_TEST_CHILD: '1', HW_TEST_RUN_DIR_FILE: tellFile },
       });
       running.add(child);
       const relay = (stream: NodeJS.ReadableStream) => {
@@ -69,10 +86,15 @@ export async function runChildren(
       relay(child.stderr);
       const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
       running.delete(child);
-      results.push({ board, code });
+      const runDir = await readFile(tellFile, 'utf8').catch(() => undefined);
+      results.push({ board, code, runDir });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.parallel, boards.length) }, worker));
-  opts.signal.removeEventListener('abort', onAbort);
+  try {
+    await Promise.all(Array.from({ length: Math.min(opts.parallel, boards.length) }, worker));
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    await rm(told, { recursive: true, force: true });
+  }
   return results;
 }

@@ -5,6 +5,7 @@ import type { BoardType } from '../catalog/board.js';
 import type { OsProfile } from '../catalog/os-profile.js';
 import { configurableItems } from '../catalog/os-expect.js';
 import { InputError } from '../errors.js';
+import { downloadDir } from '../flash/download.js';
 import { cacheRoot, ensureImage } from '../image/build.js';
 import { generateRunKey, loadPrivateKey, type SshKey } from '../net/ssh-key.js';
 import { registerSecret } from '../log.js';
@@ -17,6 +18,8 @@ export interface PreparedImage {
   /** What the user asked for (or the reference image the board boots by default). */
   source: string;
   sha256: string;
+  /** An image URL: the bytes came from the download cache (revalidated with the server). */
+  fromCache?: boolean;
   sizeBytes: number;
   version?: string;
   /** The configured copy that is flashed: the user's image is never written to. */
@@ -31,6 +34,8 @@ export interface PrepareOptions {
   board: BoardType;
   os: OsProfile;
   image?: string;
+  /** The image's expected sha256 (`--image-sha256`): an image that differs is refused before use. */
+  imageSha256?: string;
   runDir: string;
   /** What the run's suites need prepared (their manifests' artifacts), and where it may come from. */
   artifacts?: readonly SuiteArtifact[];
@@ -64,6 +69,8 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   const raw = await sourceToRaw(source, path.join(work, 'image.img'), {
     signal: o.signal,
     progress: o.progress,
+    imageSha256: o.imageSha256,
+    cacheDir: downloadDir(o.env),
   });
   const hostname = `hwt-${Math.random().toString(16).slice(2, 8)}`;
   // Jenkins binds the lab's key and WiFi passphrase from its credentials store; never from the repo.
@@ -89,6 +96,7 @@ export async function prepareImage(o: PrepareOptions): Promise<PreparedImage> {
   return {
     source,
     sha256: raw.sha256,
+    fromCache: raw.fromCache,
     sizeBytes: (await stat(raw.path)).size,
     version: referenceVersion(source),
     path: raw.path,

@@ -66,6 +66,6 @@ export async function runBoard(opts: BoardRunOptions): Promise<RunSummary> {
     await runner.teardown();
   }
   const summary = await finishRun(base, { runId, started, steps: steps.records, runError });
-  await recordHealth(base, summary);
+  await recordHealth(base, summary, runError);
   return summary;
 }

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { HwTestError, errorMessage } from '../errors.js';
 import { mask } from '../log.js';
 import { ResultCollector, collectorReporter } from '../report/collector.js';
+import { maskingWriter } from '../report/masked-writer.js';
 import { CATEGORIES } from '../report/allure-render.js';
 import type { TestResult } from '../report/model.js';
 import type { SuiteContext } from '../suite-api/contracts.js';
@@ -137,7 +138,7 @@ function suiteContext(
  */
 async function guardedWriter(opts: SuiteRunOptions): Promise<object> {
   const { FileSystemWriter } = await import('allure-js-commons/sdk/reporter');
-  const fsWriter = new FileSystemWriter({ resultsDir: opts.allureResultsDir });
+  const fsWriter = maskingWriter(new FileSystemWriter({ resultsDir: opts.allureResultsDir }));
   let writeFailed = false;
   return new Proxy(fsWriter, {
     get(target, prop, receiver) {

@@ -89,6 +89,7 @@ export const prepare: Task<RunBase & { wifiPlan: WifiPlan | undefined }, { image
       board: board.type,
       os: opts.os,
       image: opts.image,
+      imageSha256: opts.imageSha256,
       runDir,
       signal: opts.signal,
       env: opts.env,

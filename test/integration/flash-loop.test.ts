@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../../rig/errors.js';
@@ -111,7 +121,7 @@ describe('flash: to a loop device (root)', function () {
     });
   }
 
-  it('a bmap with stale per-range checksums stops the write with an input error', async function () {
+  it('a bmap with stale per-range checksums is refused before a byte is written', async function () {
     const src = copy(dir, 'stale.img');
     run('bmaptool', ['create', '-o', `${src}.bmap`, src]);
     // The image changes after its bmap was made: one byte in the second range.
@@ -119,11 +129,131 @@ describe('flash: to a loop device (root)', function () {
     writeSync(fd, Buffer.from([0x5a]), 0, 1, 4 * MiB + 100);
     closeSync(fd);
     await withLoop(card(dir), async (dev) => {
+      writeFileSync(dev, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+      const before = deviceSha(dev, 32 * MiB);
       const err = await flash(src, dev, { declared: [dev] }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(InputError);
       expect((err as Error).message, (err as Error).message).to.match(
         /does not match its bmap: bytes 4194304-/,
       );
+      expect(deviceSha(dev, 32 * MiB)).to.equal(before);
+    });
+  });
+
+  describe('an image found bad while it streams: the device cannot boot what it received', function () {
+    /** Flashes `src` onto a device that holds an old image (0xa5 everywhere the image reaches). */
+    async function halfWritten(src: string, reason: RegExp): Promise<void> {
+      await withLoop(card(dir), async (dev) => {
+        writeFileSync(dev, Buffer.alloc(32 * MiB, 0xa5), { flag: 'r+' });
+        const err = await flash(src, dev, { declared: [dev] }).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+        const msg = (err as Error).message;
+        expect(msg.split('\n')).to.have.length(1);
+        expect(msg).to.match(reason);
+        expect(msg).to.match(
+          /; \/dev\/loop\d+ received part of the image: its first MiB was zeroed so that the half-written image cannot boot \(and its last MiB, where a GPT keeps its backup\)$/,
+        );
+        const fd = openSync(dev, 'r');
+        const at = (offset: number) => {
+          const b = Buffer.alloc(MiB);
+          readSync(fd, b, 0, MiB, offset);
+          return b.equals(Buffer.alloc(MiB));
+        };
+        try {
+          expect(at(0), 'the first MiB is zeroed').to.equal(true);
+          // Where a GPT backup header would be: the image's end, and the device's (an older, resized image).
+          expect(at(SIZE - MiB), "the image's last MiB is zeroed").to.equal(true);
+          expect(at(31 * MiB), "the device's last MiB is zeroed").to.equal(true);
+          // And nothing else is touched: an old byte past the image is still there.
+          const b = Buffer.alloc(1);
+          readSync(fd, b, 0, 1, 28 * MiB);
+          expect(b[0]).to.equal(0xa5);
+        } finally {
+          closeSync(fd);
+        }
+      });
+    }
+
+    it('an .xz whose check fails at the end of its block', async function () {
+      const xz = join(dir, 'badcheck.img.xz');
+      run('sh', ['-c', `xz -0 -T1 -c ${img} > ${xz}`]);
+      const b = readFileSync(xz);
+      b[b.length - 12 - (b.readUInt32LE(b.length - 8) + 1) * 4 - 8] ^= 0x40;
+      writeFileSync(xz, b);
+      await halfWritten(xz, /badcheck\.img\.xz: bad image: xz: compressed data is corrupt/);
+    });
+
+    it('a zip whose entry fails its CRC-32', async function () {
+      const zip = join(dir, 'badcrc.zip');
+      const r = spawnSync('python3', [
+        '-c',
+        'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED)\nz.write(sys.argv[2], "os.img")\nz.close()',
+        zip,
+        img,
+      ]);
+      expect(r.status, r.stderr.toString()).to.equal(0);
+      const b = readFileSync(zip);
+      b[30 + 'os.img'.length + 4 * MiB + 7] ^= 0x40;
+      writeFileSync(zip, b);
+      await halfWritten(zip, /badcrc\.zip: bad image: zip entry os\.img has CRC-32 /);
+    });
+  });
+
+  describe('files and paths that are not what they seem (real loop devices)', function () {
+    it('a file attached to a loop device is refused, naming the device; the file unchanged', async function () {
+      const backing = card(dir);
+      writeFileSync(backing, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+      const before = sha256(backing);
+      await withLoop(backing, async (dev) => {
+        const err = await flash(img, backing).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+        expect((err as Error).message).to.equal(
+          `${backing}: refusing to write: it backs ${dev} (detach it first: losetup -d ${dev})`,
+        );
+      });
+      expect(sha256(backing)).to.equal(before);
+    });
+
+    it('a filesystem image mounted through a loop device is refused', async function () {
+      if (!has('mkfs.ext4')) this.skip();
+      const fsImage = card(dir);
+      run('mkfs.ext4', ['-q', '-F', fsImage]);
+      const mnt = tmpDir('hwt-mnt-');
+      run('mount', ['-o', 'loop', fsImage, mnt]);
+      try {
+        const before = sha256(fsImage);
+        const err = await flash(img, fsImage).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(InputError);
+        expect((err as Error).message).to.match(
+          /refusing to write: it backs \/dev\/loop\d+ \(detach it first/,
+        );
+        expect(sha256(fsImage)).to.equal(before);
+      } finally {
+        spawnSync('umount', [mnt]);
+      }
+    });
+
+    it('a by-id symlink re-pointed between the check and the open: the opened descriptor is checked', async function () {
+      const { checkTarget } = await import('../../rig/flash/safety.js');
+      const { openTarget } = await import('../../rig/flash/target.js');
+      await withLoop(card(dir), async (checked) => {
+        await withLoop(card(dir), async (other) => {
+          writeFileSync(other, Buffer.alloc(MiB, 0xa5), { flag: 'r+' });
+          const before = deviceSha(other, 32 * MiB);
+          const link = join(dir, `by-id-${Math.random().toString(16).slice(2)}`);
+          symlinkSync(checked, link);
+          const info = await checkTarget(link, SIZE, [link]);
+          // The race: after the checks, before the open, the link now names another device.
+          rmSync(link);
+          symlinkSync(other, link);
+          const err = await openTarget(info, SIZE).catch((e: unknown) => e);
+          expect(err).to.be.instanceOf(InputError);
+          expect((err as Error).message).to.equal(
+            `${link}: refusing to write: it is no longer the device that was checked (${checked}); it changed between the check and the open`,
+          );
+          expect(deviceSha(other, 32 * MiB)).to.equal(before);
+        });
+      });
     });
   });
 

@@ -93,9 +93,15 @@ describe('dashboard: runs, matrix and trends', () => {
     ]);
   });
 
-  it('calls a suite skipped only when nothing in it ran, and never lets a skip hide a failure', () => {
+  it('calls a suite miss (or skipped after a failure) only when nothing in it ran, and never lets a skip hide a failure', () => {
     expect(
       suiteVerdict(summary({ tests: [test('boot', 'skipped'), test('boot', 'skipped')] }), 'boot'),
+    ).to.equal('miss');
+    expect(
+      suiteVerdict(
+        summary({ verdict: 'fail', tests: [test('boot', 'fail'), test('network', 'skipped')] }),
+        'network',
+      ),
     ).to.equal('skipped');
     expect(
       suiteVerdict(summary({ tests: [test('boot', 'pass'), test('boot', 'skipped')] }), 'boot'),

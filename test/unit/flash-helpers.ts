@@ -123,6 +123,8 @@ export function withWrite(t: Target, write: (real: Write) => Write): Target {
     buffers: (c, s) => t.buffers(c, s),
     read: (b, l, p) => t.read(b, l, p),
     sync: () => t.sync(),
+    commit: () => t.commit(),
+    abandon: () => t.abandon(),
     close: () => t.close(),
     write: write((b, l, p) => t.write(b, l, p)),
   };

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { FailError, InfraError } from '../../rig/errors.js';
 import { Multiplexer } from '../../rig/runner/events.js';
 import { TaskList, TaskRunner, type Task } from '../../rig/runner/task-runner.js';
-import { runVerdict } from '../../rig/runner/verdict.js';
+import { runExitCode, runVerdict } from '../../rig/runner/verdict.js';
 import { StepLog, runTeardowns } from '../../rig/util/steps.js';
 
 describe('runner: tasks, steps, teardowns, events', () => {
@@ -105,16 +105,31 @@ describe('runner: tasks, steps, teardowns, events', () => {
   });
 
   it('the run verdict: the worst result; nothing tested and no error is an error, never a pass', () => {
-    const t = (verdict: 'pass' | 'fail' | 'skipped') =>
-      ({ verdict }) as Parameters<typeof runVerdict>[0]['tests'][number];
-    expect(runVerdict({ tests: [t('pass'), t('skipped')], runError: undefined, aborted: false })).to.equal(
-      'pass',
-    );
-    expect(runVerdict({ tests: [t('pass'), t('fail')], runError: undefined, aborted: false })).to.equal(
+    const t = (verdict: 'pass' | 'fail' | 'skipped', suite = 'boot') =>
+      ({ verdict, suite }) as Parameters<typeof runVerdict>[0]['tests'][number];
+    const v = (tests: ReturnType<typeof t>[], more: { runError?: unknown; aborted?: boolean } = {}) =>
+      runVerdict({ suites: ['boot'], tests, runError: more.runError, aborted: more.aborted ?? false });
+    expect(v([t('pass'), t('skipped')])).to.equal('pass');
+    expect(v([t('pass'), t('fail')])).to.equal('fail');
+    expect(v([])).to.equal('error');
+    expect(v([], { runError: new InfraError('mux') })).to.equal('infra');
+    expect(v([t('pass')], { aborted: true })).to.equal('interrupted');
+  });
+
+  it('the run verdict: a requested suite that tested nothing in a run that got through is a MISS (exit 4)', () => {
+    const t = (verdict: 'pass' | 'fail' | 'skipped', suite: string) =>
+      ({ verdict, suite }) as Parameters<typeof runVerdict>[0]['tests'][number];
+    const suites = ['boot', 'wifi'];
+    const none = { runError: undefined, aborted: false };
+    const miss = runVerdict({ suites, tests: [t('pass', 'boot'), t('skipped', 'wifi')], ...none });
+    expect(miss).to.equal('miss');
+    expect(runExitCode(miss, undefined)).to.equal(4);
+    // A suite none of whose tests ran at all is missed too.
+    expect(runVerdict({ suites, tests: [t('pass', 'boot')], ...none })).to.equal('miss');
+    expect(runVerdict({ suites, tests: [t('pass', 'boot'), t('pass', 'wifi')], ...none })).to.equal('pass');
+    // After a failure the skipped suites are its consequence: the run is that failure.
+    expect(runVerdict({ suites, tests: [t('fail', 'boot'), t('skipped', 'wifi')], ...none })).to.equal(
       'fail',
     );
-    expect(runVerdict({ tests: [], runError: undefined, aborted: false })).to.equal('error');
-    expect(runVerdict({ tests: [], runError: new InfraError('mux'), aborted: false })).to.equal('infra');
-    expect(runVerdict({ tests: [t('pass')], runError: undefined, aborted: true })).to.equal('interrupted');
   });
 });

@@ -24,6 +24,7 @@ const SYMBOL: Record<CellVerdict, string> = {
   infra: '◆',
   interrupted: '■',
   skipped: '⊘',
+  miss: '⊘',
   'not-run': '–',
 };
 
@@ -34,6 +35,7 @@ const LABEL: Record<CellVerdict, string> = {
   infra: 'infra',
   interrupted: 'interrupted',
   skipped: 'skipped',
+  miss: 'miss',
   'not-run': 'not run',
 };
 
@@ -43,7 +45,8 @@ const HINT: Record<CellVerdict, string> = {
   error: 'a suite is broken (test defect)',
   infra: 'the rig broke (not the image)',
   interrupted: 'the run was stopped',
-  skipped: 'every test skipped: nothing was checked',
+  skipped: 'skipped',
+  miss: 'nothing tested: every test skipped (the reason is in the tooltip); never a pass',
   'not-run': 'not part of the latest run',
 };
 
@@ -58,7 +61,7 @@ td.cell{text-align:center;font-weight:600;min-width:90px}td.cell a{color:inherit
 .v-pass{background:#dcfce7;color:#166534}.v-fail{background:#fee2e2;color:#991b1b}
 .v-error{background:#fef3c7;color:#92400e}.v-infra{background:#e0e7ff;color:#3730a3}
 .v-interrupted{background:#e5e7eb;color:#374151}
-.v-skipped{color:#4b5563;background:repeating-linear-gradient(45deg,#f3f4f6,#f3f4f6 6px,#e5e7eb 6px,#e5e7eb 12px);border:2px dashed #9ca3af;font-style:italic}
+.v-miss,.v-skipped{color:#4b5563;background:repeating-linear-gradient(45deg,#f3f4f6,#f3f4f6 6px,#e5e7eb 6px,#e5e7eb 12px);border:2px dashed #9ca3af;font-style:italic}
 .v-not-run{color:#9ca3af;background:#fff}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600}
 code{background:#f3f4f6;padding:2px 4px;border-radius:3px;font-size:12px;word-break:break-all}
@@ -124,7 +127,7 @@ function boardHtml(b: BoardRuns, input: PageInput): string {
 }
 
 export function renderPage(input: PageInput): string {
-  const legend = (['pass', 'fail', 'error', 'infra', 'skipped', 'not-run'] as CellVerdict[])
+  const legend = (['pass', 'fail', 'error', 'infra', 'miss', 'not-run'] as CellVerdict[])
     .map((v) => `<span>${verdictBadge(v)} ${esc(HINT[v])}</span>`)
     .join('');
   return `<!DOCTYPE html>

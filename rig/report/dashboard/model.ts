@@ -45,21 +45,21 @@ export function orderSuites(names: Iterable<string>, order: readonly string[] = 
 }
 
 /**
- * A suite's verdict: the worst of its tests that ran; `skipped` only when every test was skipped,
- * so a skipped check can never make a suite look green.
+ * A suite's verdict: the worst of its tests that ran. When nothing in it ran: `miss` in a run that
+ * got through (it tested nothing: never a pass), `skipped` after a problem the run reports (a
+ * failed boot leaves nothing to test), so a skipped check can never make a suite look green.
  */
 export function suiteVerdict(summary: RunSummary, suite: string): CellVerdict {
   const tests = summary.tests.filter((t) => t.suite === suite);
+  const through = summary.verdict === 'pass' || summary.verdict === 'miss';
   if (tests.length === 0) {
-    // Listed but never reached: the run stopped before the suites (a rig problem, an abort).
-    return summary.suites.includes(suite)
-      ? summary.verdict === 'pass'
-        ? 'not-run'
-        : summary.verdict
-      : 'not-run';
+    if (!summary.suites.includes(suite)) return 'not-run';
+    // Requested but never reached: the run stopped before the suites (a rig problem, an abort).
+    return through ? 'miss' : summary.verdict;
   }
   const ran = tests.filter((t) => t.verdict !== 'skipped');
-  return ran.length === 0 ? 'skipped' : worst(ran.map((t) => t.verdict));
+  if (ran.length > 0) return worst(ran.map((t) => t.verdict));
+  return through ? 'miss' : 'skipped';
 }
 
 function counts(tests: TestResult[]): Partial<Record<Verdict, number>> {
