@@ -61,14 +61,19 @@ function missingArtifact(a: SuiteArtifact): InputError {
  * The files the user named on the command line, by option (`update-bundle` -> path or URL): a URL
  * is downloaded into the cache, and a published `.sha256` beside a file or URL is enforced.
  */
-export function optionSource(given: Readonly<Record<string, string>>): ArtifactSource {
+export function optionSource(
+  given: Readonly<Record<string, string>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ArtifactSource {
   return {
     name: 'the run options',
     async provide(artifact, { signal }) {
       const value = artifact.option ? given[artifact.option] : undefined;
       if (!value) return undefined;
       const { resolveUserArtifact } = await import('./user-artifacts.js');
-      return resolveUserArtifact(artifact.option!, value, { signal });
+      const { downloadDir } = await import('../flash/download.js');
+      // The run's download cache, like the image's (HW_TEST_DOWNLOADS).
+      return resolveUserArtifact(artifact.option!, value, { signal, cacheDir: downloadDir(env) });
     },
   };
 }

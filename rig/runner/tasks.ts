@@ -81,7 +81,7 @@ export const prepare: Task<RunBase & { wifiPlan: WifiPlan | undefined }, { image
   step: 'prepare',
   async setup({ board, opts, needs, runDir, events, facts, wifiPlan }) {
     // The user's files first: a reference bundle only stands in for one the user did not name.
-    const sources: ArtifactSource[] = [optionSource(opts.artifactFiles ?? {})];
+    const sources: ArtifactSource[] = [optionSource(opts.artifactFiles ?? {}, opts.env)];
     const reference = defaultImageSource(board.type, opts.os, opts.env);
     if (reference) sources.push(reference);
     const image = await prepareImage({
