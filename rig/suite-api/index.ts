@@ -15,7 +15,7 @@ export type {
   WifiNetwork,
   WifiStation,
 } from './contracts.js';
-export { rig, setRig, skipBecause } from './context.js';
+export { chainedSteps, rig, setRig, skipBecause } from './context.js';
 export { defineSuite, type SuiteArtifact, type SuiteManifest, type SuiteOption } from './manifest.js';
 export type { BoardType } from '../catalog/board.js';
 export type { OsProfile } from '../catalog/os-profile.js';

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import {
   FailError,
+  chainedSteps,
   addressCommand,
   hasTool,
   missingTool,
@@ -28,28 +29,13 @@ describe('network', function () {
   let address: string | undefined;
   let dut: Dut | undefined;
   let hostname: HostnameOracle;
-  const failed: string[] = [];
   /** Why the whole suite cannot run; each test skips with it (a skip in a hook loses its reason). */
   let unavailable: string | undefined;
   const seconds = (k: 'dhcp' | 'mdns' | 'ssh', fallback: number) =>
     (rig().type.timeouts[k] ?? fallback) * 1000;
   const command = () => rig().type.timeouts.command * 1000;
 
-  /** Runs a step, recording its failure for the steps after it. */
-  function step(name: string, needs: string[], fn: (this: Mocha.Context) => Promise<void>) {
-    it(name, async function () {
-      if (unavailable) skipBecause(this, unavailable);
-      const missing = needs.filter((n) => failed.includes(n));
-      if (missing.length) skipBecause(this, `not run: step "${missing[0]}" failed`);
-      try {
-        await fn.call(this);
-      } catch (err) {
-        // mocha's skip throws a Pending that is no Error: only real failures block later steps.
-        if (err instanceof Error) failed.push(name.split(':')[0]);
-        throw err;
-      }
-    });
-  }
+  const step = chainedSteps(() => unavailable);
 
   /** The SSH session of step 3, in which steps 4 to 6 run their commands. */
   function session(ctx: Mocha.Context): Dut {

@@ -1,4 +1,4 @@
-import { InfraError, rig, skipBecause, type Dut, type WifiNetwork } from '../fixture.js';
+import { InfraError, chainedSteps, rig, skipBecause, type Dut, type WifiNetwork } from '../fixture.js';
 import {
   WifiCheckError,
   boardMac,
@@ -22,26 +22,13 @@ describe('wifi', function () {
   let e: WifiExpectation;
   let mac: string | undefined;
   let address: string | undefined;
-  const failed: string[] = [];
   /** Why the suite cannot run here; each test skips with it (a skip in a hook loses its reason). */
   let unavailable: string | undefined;
   const iface = () => rig().os.wifi?.interface ?? rig().type.wifi?.interface ?? 'wlan0';
   const cmd = () => ({ timeoutMs: rig().type.timeouts.command * 1000, signal: rig().signal });
   const dhcpMs = () => (rig().type.timeouts.dhcp ?? 60) * 1000;
 
-  function step(name: string, needs: string[], fn: (this: Mocha.Context) => Promise<void>) {
-    it(name, async function () {
-      if (unavailable) skipBecause(this, unavailable);
-      const missing = needs.filter((n) => failed.includes(n));
-      if (missing.length) skipBecause(this, `not run: step "${missing[0]}" failed`);
-      try {
-        await fn.call(this);
-      } catch (err) {
-        if (err instanceof Error) failed.push(name.split(':')[0]);
-        throw err;
-      }
-    });
-  }
+  const step = chainedSteps(() => unavailable);
 
   before(async function () {
     const { type, boardName, boot, network, wifi } = rig();
